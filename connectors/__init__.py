@@ -1,0 +1,1 @@
+"""The outside world: the article archive, RSS/Atom feeds and Redis."""

@@ -1,0 +1,153 @@
+"""ReadArchive: articles from a local archive of files.
+
+Two formats, found by extension (directories are searched recursively):
+
+- ``.txt``: one article; the first non-empty line is the title, the rest the body
+  (the format of seeds/000_aa5d093c1f1fedc9.txt). Its id is the hash of its bytes.
+- ``.jsonl``: one article per line, ``{"title", "text"}`` and optionally
+  ``"url", "published", "source", "id"``.
+
+Only the list of files is built when the pipeline is constructed; the files
+are read inside the pipeline. An unreadable file or line goes to the
+``failed`` output with its path (and line) and the reason.
+
+    p | ReadArchive(["seeds/"])  ->  {"id": "…", "title": "…", "text": "…", "origin": "seeds/a.txt", …}
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.deadletter import FAILED, failure
+
+__all__ = ["ARCHIVE_SUFFIXES", "ReadArchive", "archive_files", "count_articles", "read_archive_file"]
+
+ARCHIVE_SUFFIXES = (".txt", ".jsonl")
+
+
+def archive_files(paths):
+    """Every archive file under ``paths``, sorted; ValueError for a path that does not exist."""
+    files = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            files.extend(p for p in path.rglob("*") if p.suffix in ARCHIVE_SUFFIXES and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"archive path {path} does not exist")
+    return sorted(dict.fromkeys(str(f) for f in files))
+
+
+def count_articles(files):
+    """How many articles (or unreadable lines) the files hold, for a progress bar."""
+    total = 0
+    for path in files:
+        try:
+            if path.endswith(".jsonl"):
+                with open(path, "rb") as handle:
+                    total += sum(1 for line in handle if line.strip())
+                continue
+        except OSError:
+            pass  # an unreadable file is one failure record
+        total += 1
+    return total
+
+
+class ArticleReadError(ValueError):
+    """A file or line of the archive that is not an article."""
+
+
+def _read_txt(path, data):
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleReadError(f"not UTF-8 text ({error.reason} at byte {error.start})") from error
+    lines = content.strip().splitlines()
+    if not lines:
+        raise ArticleReadError("empty file")
+    return {
+        "id": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "title": lines[0].strip(),
+        "text": "\n".join(lines[1:]),
+        "source": "archive",
+        "origin": path,
+    }
+
+
+def _read_jsonl_line(path, number, line):
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ArticleReadError(f"not JSON: {error.msg} at column {error.colno}") from error
+    if not isinstance(record, dict):
+        raise ArticleReadError(f"expected a JSON object, got {type(record).__name__}")
+    if not record.get("title") and not record.get("text"):
+        raise ArticleReadError("has neither 'title' nor 'text'")
+    article = {key: record[key] for key in ("id", "title", "text", "url", "published", "source")
+               if record.get(key) not in (None, "")}
+    article.setdefault("source", "archive")
+    article["origin"] = f"{path}:{number}"
+    return article
+
+
+def read_archive_file(path):
+    """Yield ``(article, None)`` or ``(None, failure record)`` for every article of a file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        yield None, failure("read", f"cannot read file: {error.strerror}", origin=path)
+        return
+    if path.endswith(".jsonl"):
+        for number, raw_line in enumerate(data.split(b"\n"), start=1):
+            if not raw_line.strip():
+                continue
+            try:
+                yield _read_jsonl_line(path, number, raw_line.decode("utf-8")), None
+            except (ArticleReadError, UnicodeDecodeError) as error:
+                yield None, failure("read", error, origin=f"{path}:{number}",
+                                    payload=raw_line.decode("utf-8", "replace"))
+    else:
+        try:
+            yield _read_txt(path, data), None
+        except ArticleReadError as error:
+            yield None, failure("read", error, origin=path)
+
+
+class _ReadArchiveFileFn(beam.DoFn):
+    def setup(self):
+        self._read = Metrics.counter("newsmon", "articles_read")
+
+    def process(self, path):
+        for article, failed in read_archive_file(path):
+            if failed is not None:
+                yield beam.pvalue.TaggedOutput(FAILED, failed)
+            else:
+                self._read.inc()
+                yield article
+
+
+class ReadArchive(beam.PTransform):
+    """Articles from ``.txt`` and ``.jsonl`` files; outputs ``articles`` and ``failed``."""
+
+    def __init__(self, paths):
+        super().__init__()
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        self._files = archive_files(paths)
+        if not self._files:
+            raise ValueError(f"no .txt or .jsonl articles under {', '.join(map(str, paths))}")
+
+    @property
+    def files(self):
+        return list(self._files)
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "ListFiles" >> beam.Create(self._files)
+            | "ReadFiles" >> beam.ParDo(_ReadArchiveFileFn()).with_outputs(FAILED, main="articles")
+        )

@@ -1,0 +1,257 @@
+"""WriteToRedisStreams and WriteDeadLetters: idempotent appends to Redis Streams.
+
+Key layout (prefix configurable, default ``newsmon:``):
+
+    newsmon:events                 every article with at least one topic
+    newsmon:topic:<topic>          per topic
+    newsmon:alerts:<subscription>  per subscription
+    newsmon:deadletter             records that failed, with error and origin
+    newsmon:seen:<stream>:<id>     idempotency markers, with a TTL
+
+Each entry is appended by one Lua script that sets the entry's marker
+(``SET NX EX``) and, only if it was new, does ``XADD ... MAXLEN ~``. So a
+replay, a retried bundle or a restarted monitor writes nothing twice. Entry
+fields are flat strings; lists go as JSON.
+"""
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+
+import apache_beam as beam
+import redis
+from apache_beam.metrics import Metrics
+
+from connectors.redis_connection import redis_client
+
+__all__ = [
+    "APPEND_ONCE_SCRIPT",
+    "RedisKeys",
+    "WriteDeadLetters",
+    "WriteToRedisStreams",
+    "alert_fields",
+    "append_once",
+    "article_entries",
+    "deadletter_entries",
+]
+
+DEFAULT_MAXLEN = 100_000
+DEFAULT_MARKER_TTL = 90 * 24 * 3600
+_FLUSH_EVERY = 200
+_KEY_ENTITIES = 10
+_log = logging.getLogger(__name__)
+
+APPEND_ONCE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+end
+return false
+"""
+
+
+class RedisKeys:
+    """Every key newsmon uses, under one prefix."""
+
+    def __init__(self, prefix="newsmon:"):
+        self.prefix = prefix
+        self.events = f"{prefix}events"
+        self.deadletter = f"{prefix}deadletter"
+        self.subscriptions = f"{prefix}subscriptions"
+
+    def topic(self, topic_id):
+        return f"{self.prefix}topic:{topic_id}"
+
+    def alerts(self, subscription):
+        return f"{self.prefix}alerts:{subscription}"
+
+    def feed(self, feed_id):
+        return f"{self.prefix}feed:{feed_id}"
+
+    def seen(self, stream, entry_id):
+        return f"{self.prefix}seen:{stream[len(self.prefix):]}:{entry_id}"
+
+    def progress(self, run_id):
+        return f"{self.prefix}progress:{run_id}"
+
+
+def _json(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _article_fields(article):
+    return {
+        "id": article["id"],
+        "title": article["title"],
+        "url": article.get("url", ""),
+        "source": article.get("source", ""),
+        "published": article.get("published", ""),
+        "origin": article.get("origin", ""),
+    }
+
+
+def alert_fields(article, alert):
+    """The fields of one alert entry: the article, why it matched, its topics and key entities."""
+    return {
+        "subscription": alert["id"],
+        **_article_fields(article),
+        "score": str(alert["score"]),
+        "terms": _json(alert["terms"]),
+        "evidence": _json(alert["evidence"]),
+        "topics": _json([{"id": t["id"], "evidence": t["evidence"][:1]} for t in article.get("topics", ())]),
+        "entities": _json([{"canonical": e["canonical"], "label": e["label"]}
+                           for e in article.get("entities", ())[:_KEY_ENTITIES]]),
+    }
+
+
+def article_entries(article, keys):
+    """``[(kind, stream, marker, fields), ...]``: what one tagged article writes.
+
+    kind is ``events``, ``topic:<id>`` or ``alerts:<subscription>``.
+    """
+    entries = []
+    topics = article.get("topics", ())
+    if topics:
+        fields = {**_article_fields(article),
+                  "topics": _json(topics),
+                  "entities": _json(article.get("entities", ())[:_KEY_ENTITIES])}
+        entries.append(("events", keys.events, fields))
+        for topic in topics:
+            entries.append((f"topic:{topic['id']}", keys.topic(topic["id"]), {
+                **_article_fields(article),
+                "score": str(topic["score"]),
+                "terms": _json(topic["terms"]),
+                "evidence": _json(topic["evidence"]),
+            }))
+    for alert in article.get("alerts", ()):
+        entries.append((f"alerts:{alert['id']}", keys.alerts(alert["id"]), alert_fields(article, alert)))
+    return [(kind, stream, keys.seen(stream, article["id"]), fields) for kind, stream, fields in entries]
+
+
+def deadletter_entries(record, keys):
+    """The dead-letter entry for a failure record; the same failure twice is one entry."""
+    identity = hashlib.sha256(
+        f"{record['stage']}\n{record['origin']}\n{record['article_id']}\n{record['error']}".encode()
+    ).hexdigest()[:16]
+    fields = {key: str(value) for key, value in record.items()}
+    return [("deadletter", keys.deadletter, keys.seen(keys.deadletter, identity), fields)]
+
+
+def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TTL):
+    """Append entries in one round trip; returns the new stream ids (None where already written)."""
+    script = client.register_script(APPEND_ONCE_SCRIPT)
+    pipe = client.pipeline(transaction=False)
+    for _, stream, marker, fields in entries:
+        args = [ttl, maxlen]
+        for name, value in fields.items():
+            args.extend((name, value))
+        script(keys=[marker, stream], args=args, client=pipe)
+    return pipe.execute()
+
+
+class _AppendToStreamsFn(beam.DoFn):
+    """Buffers entries per bundle and appends them once each, retrying while Redis is down."""
+
+    def __init__(self, redis_url, prefix, entries_of, maxlen, ttl, retry_seconds, progress_key):
+        self._redis_url = redis_url
+        self._prefix = prefix
+        self._entries_of = entries_of
+        self._maxlen = maxlen
+        self._ttl = ttl
+        self._retry_seconds = retry_seconds
+        self._progress_key = progress_key
+
+    def setup(self):
+        self._client = redis_client(self._redis_url)
+        self._keys = RedisKeys(self._prefix)
+        self._counters = {}
+        self._duplicates = Metrics.counter("newsmon", "already_written")
+
+    def start_bundle(self):
+        self._entries = []
+        self._elements = 0
+
+    def process(self, element):
+        self._entries.extend(self._entries_of(element, self._keys))
+        self._elements += 1
+        if len(self._entries) >= _FLUSH_EVERY:
+            self._flush()
+
+    def finish_bundle(self):
+        self._flush()
+
+    def teardown(self):
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+    def _count(self, kind):
+        counter = self._counters.get(kind)
+        if counter is None:
+            counter = self._counters[kind] = Metrics.counter("written", kind)
+        counter.inc()
+
+    def _flush(self):
+        if not self._entries and not self._elements:
+            return
+        deadline = time.monotonic() + self._retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                results = append_once(self._client, self._entries, maxlen=self._maxlen, ttl=self._ttl)
+                if self._progress_key and self._elements:
+                    self._client.incrby(self._progress_key, self._elements)
+                break
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                if delay == 0.1:
+                    _log.warning("newsmon: Redis unreachable at %s (%s); retrying for up to %d s",
+                                 self._redis_url, error, self._retry_seconds)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        for (kind, _, _, _), result in zip(self._entries, results):
+            if result is None:
+                self._duplicates.inc()
+            else:
+                self._count(kind)
+        self._entries = []
+        self._elements = 0
+
+
+class WriteToRedisStreams(beam.PTransform):
+    """Tagged articles -> entries on ``events``, ``topic:<id>`` and ``alerts:<subscription>``.
+
+    Idempotent: an article already written to a stream (same id) is skipped.
+    """
+
+    def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
+                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, progress_key=None):
+        super().__init__()
+        if not redis_url:
+            raise ValueError("WriteToRedisStreams needs a Redis URL")
+        if maxlen < 1 or marker_ttl < 1:
+            raise ValueError("maxlen and marker_ttl must be positive")
+        self._args = (redis_url, prefix, article_entries, maxlen, marker_ttl, retry_seconds, progress_key)
+
+    def expand(self, articles):
+        return articles | beam.ParDo(_AppendToStreamsFn(*self._args))
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Failure records (transforms.deadletter) -> entries on the ``deadletter`` stream."""
+
+    def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
+                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, progress_key=None):
+        super().__init__()
+        if not redis_url:
+            raise ValueError("WriteDeadLetters needs a Redis URL")
+        self._args = (redis_url, prefix, deadletter_entries, maxlen, marker_ttl, retry_seconds, progress_key)
+
+    def expand(self, failures):
+        return failures | beam.ParDo(_AppendToStreamsFn(*self._args))
+
+
+def new_run_id():
+    return uuid.uuid4().hex[:12]

@@ -1,0 +1,72 @@
+"""Alert subscriptions kept in Redis (hash ``newsmon:subscriptions``: name -> rule JSON)
+and loaded from YAML files.
+
+    store = SubscriptionStore(client, RedisKeys())
+    store.add("nord-stream", {"topics": ["sanctions"], "any": ["nord stream", "gazprom"]}, known_topics)
+    store.all()  ->  {"nord-stream": {"topics": [...], "any": [...]}}
+
+Every rule is validated before anything is written.
+"""
+
+import json
+
+import yaml
+
+from transforms.rules import RuleError
+from transforms.subscriptions import compile_subscriptions
+
+__all__ = ["SubscriptionStore", "load_subscriptions_file"]
+
+
+def load_subscriptions_file(path, known_topics=None):
+    """``{name: rule}`` from a YAML file with a ``subscriptions:`` mapping; RuleError if invalid."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as error:
+        raise RuleError(f"{path}: cannot read subscriptions: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise RuleError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("subscriptions"), dict):
+        raise RuleError(f"{path}: expected a mapping 'subscriptions:' of names to rules")
+    try:
+        compile_subscriptions(data["subscriptions"], known_topics)
+    except RuleError as error:
+        raise RuleError(f"{path}: {error}") from error
+    return data["subscriptions"]
+
+
+class SubscriptionStore:
+    """Subscriptions in one Redis hash."""
+
+    def __init__(self, client, keys):
+        self._client = client
+        self._key = keys.subscriptions
+
+    def add(self, name, rule, known_topics=None):
+        """Validate and store (replacing one of the same name); RuleError and nothing stored if invalid."""
+        compile_subscriptions({name: rule}, known_topics)
+        self._client.hset(self._key, name, json.dumps(rule, sort_keys=True))
+
+    def get(self, name):
+        raw = self._client.hget(self._key, name)
+        return json.loads(raw) if raw is not None else None
+
+    def all(self):
+        return {name: json.loads(raw) for name, raw in sorted(self._client.hgetall(self._key).items())}
+
+    def remove(self, name):
+        """True if it existed."""
+        return bool(self._client.hdel(self._key, name))
+
+    def set_paused(self, name, paused):
+        """Pause or resume; False if there is no such subscription."""
+        rule = self.get(name)
+        if rule is None:
+            return False
+        if paused:
+            rule["paused"] = True
+        else:
+            rule.pop("paused", None)
+        self._client.hset(self._key, name, json.dumps(rule, sort_keys=True))
+        return True

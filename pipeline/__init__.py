@@ -1,0 +1,1 @@
+"""The newsmon command, its options and the pipeline graphs."""

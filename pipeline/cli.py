@@ -1,0 +1,350 @@
+"""The ``newsmon`` command.
+
+    newsmon replay seeds/                      replay an archive into Redis, show what was found
+    newsmon tag ARTICLE.txt [--json]           tag articles locally (no Redis)
+    newsmon subscribe add NAME --topic T --any TERM ...
+    newsmon subscribe list|show|remove|pause|resume
+    newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
+
+Every command has --help.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import threading
+
+# Importing Beam logs a note about Google Cloud clients that newsmon does not use.
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
+
+from apache_beam.metrics.metric import MetricsFilter
+
+from connectors.archive import archive_files, count_articles
+from connectors.redis_connection import redis_client, resolve_redis
+from connectors.redis_streams import RedisKeys, new_run_id
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from pipeline.options import RunConfig, add_common_arguments, add_redis_arguments
+from pipeline.replay import run_replay
+from transforms.rules import RuleError
+from transforms.topics import load_taxonomy
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _connect(args):
+    url, server = resolve_redis(args.redis)
+    return url, server, redis_client(url), RedisKeys(args.prefix)
+
+
+# --- replay -----------------------------------------------------------------
+
+
+def _counters(result):
+    counts = {}
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        key = (counter.key.metric.namespace, counter.key.metric.name)
+        counts[key] = counts.get(key, 0) + (counter.committed or 0)
+    return counts
+
+
+def _run_with_progress(run, client, progress_key, total, show_bar):
+    """Run ``run()`` in a thread; a progress bar follows the sink's counter in Redis."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = run()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="newsmon-replay", daemon=True)
+    thread.start()
+    if show_bar:
+        from tqdm import tqdm
+
+        with tqdm(total=total, unit="article", desc="replay", file=sys.stderr) as bar:
+            while thread.is_alive():
+                thread.join(0.3)
+                try:
+                    done = int(client.get(progress_key) or 0)
+                except Exception:  # noqa: BLE001 - the bar is cosmetic
+                    continue
+                bar.update(max(0, min(done, total) - bar.n))
+    thread.join()
+    client.delete(progress_key)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def _print_summary(counts, keys, client, url, files, taxonomy, subscriptions):
+    read = counts.get(("newsmon", "articles_read"), 0)
+    failed = counts.get(("newsmon", "failed"), 0)
+    duplicates = counts.get(("newsmon", "already_written"), 0)
+    print(f"\nReplayed {len(files)} file(s): {read} articles read, {failed} failed"
+          f" (dead letters on {keys.deadletter}).")
+    print("Topics:")
+    for topic in taxonomy:
+        print(f"  {topic:<24} {counts.get(('topics', topic), 0):>6} articles")
+    if subscriptions:
+        print("Alerts:")
+        for name in subscriptions:
+            matched = counts.get(("alerts", name), 0)
+            new = counts.get(("written", f"alerts:{name}"), 0)
+            print(f"  {name:<24} {matched:>6} matched, {new} new on {keys.alerts(name)}")
+    if duplicates:
+        print(f"{duplicates} entries were already on their streams and were not written again.")
+    print(f"Streams at {url}: {keys.events} ({client.xlen(keys.events)} entries),"
+          f" {keys.prefix}topic:<topic>, {keys.prefix}alerts:<subscription>, {keys.deadletter}"
+          f" ({client.xlen(keys.deadletter)} entries).")
+
+
+def _format_alert(entry_id, fields):
+    topics = ", ".join(t["id"] for t in json.loads(fields.get("topics", "[]")))
+    evidence = json.loads(fields.get("evidence", "[]"))
+    terms = ", ".join(json.loads(fields.get("terms", "[]")))
+    lines = [f"[{entry_id}] {fields.get('title', '')}",
+             f"    source: {fields.get('source') or '-'}  published: {fields.get('published') or '-'}"
+             f"  url: {fields.get('url') or '-'}",
+             f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
+    if evidence:
+        lines.append(f"    evidence: “{evidence[0]}”")
+    return "\n".join(lines)
+
+
+def cmd_replay(args, beam_args):
+    taxonomy = load_taxonomy(args.topics)
+    files = archive_files(args.paths)
+    if not files:
+        raise UsageError(f"no .txt or .jsonl articles under {' '.join(args.paths)}")
+    url, _server, client, keys = _connect(args)
+    store = SubscriptionStore(client, keys)
+    subscriptions = store.all()
+    if args.subscriptions:
+        subscriptions.update(load_subscriptions_file(args.subscriptions, known_topics=taxonomy))
+    progress_key = keys.progress(new_run_id())
+    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                       aliases=args.aliases, prefix=args.prefix, batch_size=args.batch_size,
+                       progress_key=progress_key)
+    show_bar = sys.stderr.isatty() and not args.no_progress
+    result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
+                                client, progress_key, count_articles(files), show_bar)
+    counts = _counters(result)
+    _print_summary(counts, keys, client, url, files, taxonomy, subscriptions)
+    if args.show and subscriptions:
+        print("\nLatest alerts:")
+        for name in subscriptions:
+            entries = client.xrevrange(keys.alerts(name), count=args.show)
+            if entries:
+                print(f"— {name} ({client.xlen(keys.alerts(name))} on {keys.alerts(name)}):")
+                for entry_id, fields in entries:
+                    print(_format_alert(entry_id, fields))
+    return 0
+
+
+# --- tag --------------------------------------------------------------------
+
+
+def cmd_tag(args, _beam_args):
+    from pipeline.tag import tag_paths
+
+    taxonomy = load_taxonomy(args.topics)
+    failures = 0
+    for article, failed in tag_paths(args.paths, taxonomy, model=args.model, aliases_path=args.aliases):
+        if failed is not None:
+            failures += 1
+            print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({key: article[key] for key in ("id", "title", "topics", "entities")},
+                             ensure_ascii=False))
+            continue
+        print(f"{article['title']}  [{article['id']}]")
+        for topic in article["topics"]:
+            print(f"  topic {topic['id']} (score {topic['score']}): {', '.join(topic['terms'])}")
+            print(f"        “{topic['evidence'][0]}”")
+        if not article["topics"]:
+            print("  no topic")
+        people = ", ".join(f"{e['canonical']} ({e['label']}, {e['count']})" for e in article["entities"][:12])
+        print(f"  entities: {people or '-'}\n")
+    return 1 if failures else 0
+
+
+# --- subscribe --------------------------------------------------------------
+
+
+def _rule_from_args(args):
+    rule = {}
+    for field, values in (("topics", args.topic), ("any", args.any), ("none", args.none),
+                          ("sources", args.source)):
+        if values:
+            rule[field] = values
+    if args.all:
+        rule["all"] = [[term.strip() for term in group.split("|") if term.strip()] for group in args.all]
+    if args.entity:
+        entities = {}
+        for spec in args.entity:
+            label, sep, name = spec.partition(":")
+            if not sep or not name.strip():
+                raise UsageError(f"--entity {spec!r}: expected LABEL:Name, e.g. GPE:Russia")
+            entities.setdefault(label.strip().upper(), []).append(name.strip())
+        rule["entities"] = entities
+    if args.within:
+        rule["within"] = int(args.within) if args.within.isdigit() else args.within
+    if args.min_score is not None:
+        rule["min_score"] = args.min_score
+    if args.min_hits is not None:
+        rule["min_hits"] = args.min_hits
+    return rule
+
+
+def cmd_subscribe(args, _beam_args):
+    _url, _server, client, keys = _connect(args)
+    store = SubscriptionStore(client, keys)
+    if args.action == "add":
+        taxonomy = load_taxonomy(args.topics)
+        store.add(args.name, _rule_from_args(args), known_topics=taxonomy)
+        print(f"subscription {args.name} saved; its alerts go to {keys.alerts(args.name)}")
+    elif args.action == "list":
+        subscriptions = store.all()
+        if args.json:
+            print(json.dumps(subscriptions, ensure_ascii=False))
+        for name, rule in subscriptions.items() if not args.json else ():
+            state = " (paused)" if rule.get("paused") else ""
+            print(f"{name}{state}: {json.dumps({k: v for k, v in rule.items() if k != 'paused'})}")
+        if not subscriptions and not args.json:
+            print("no subscriptions; add one with: newsmon subscribe add NAME --topic TOPIC")
+    elif args.action == "show":
+        rule = store.get(args.name)
+        if rule is None:
+            raise UsageError(f"no subscription {args.name!r}")
+        print(json.dumps(rule, indent=2, ensure_ascii=False))
+    elif args.action == "remove":
+        if not store.remove(args.name):
+            raise UsageError(f"no subscription {args.name!r}")
+        print(f"subscription {args.name} removed (its alerts stay on {keys.alerts(args.name)})")
+    else:
+        if not store.set_paused(args.name, args.action == "pause"):
+            raise UsageError(f"no subscription {args.name!r}")
+        print(f"subscription {args.name} {'paused' if args.action == 'pause' else 'resumed'}")
+    return 0
+
+
+# --- alerts -----------------------------------------------------------------
+
+
+def cmd_alerts(args, _beam_args):
+    _url, _server, client, keys = _connect(args)
+    stream = keys.alerts(args.subscription)
+    entries = client.xrevrange(stream, count=args.count)
+    if not entries:
+        print(f"no alerts on {stream}", file=sys.stderr)
+    for entry_id, fields in entries:
+        if args.json:
+            print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False))
+        else:
+            print(_format_alert(entry_id, fields))
+    return 0
+
+
+# --- the parser ---------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="newsmon",
+        description="Streaming news monitoring: articles -> spaCy entities and topic rules -> "
+                    "alerts on Redis Streams.",
+        epilog="Options the parser does not know (--runner, --direct_num_workers, ...) go to Beam.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log Beam's progress too")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay = commands.add_parser(
+        "replay", help="replay an article archive into Redis and show what was found",
+        description="Replay .txt and .jsonl articles through the pipeline into Redis Streams. "
+                    "Rerunning writes nothing twice. Beam options (--runner, --direct_num_workers=2 "
+                    "--direct_running_mode=multi_processing, ...) pass through.")
+    replay.add_argument("paths", nargs="+", metavar="PATH", help="archive files or directories")
+    add_redis_arguments(replay)
+    add_common_arguments(replay)
+    replay.add_argument("--subscriptions", metavar="FILE",
+                        help="YAML file of subscriptions, used with those stored in Redis")
+    replay.add_argument("--batch-size", type=int, default=32, help="articles per NER batch (default: 32)")
+    replay.add_argument("--show", type=int, default=3, metavar="N",
+                        help="latest alerts to show per subscription (default: 3; 0 for none)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.set_defaults(func=cmd_replay)
+
+    tag = commands.add_parser("tag", help="tag articles with entities and topics (no Redis)",
+                              description="Tag .txt/.jsonl articles and print what was found.")
+    tag.add_argument("paths", nargs="+", metavar="PATH")
+    tag.add_argument("--json", action="store_true", help="one JSON object per article per line")
+    add_common_arguments(tag)
+    tag.set_defaults(func=cmd_tag)
+
+    subscribe = commands.add_parser("subscribe", help="manage alert subscriptions stored in Redis",
+                                    description="Add, list, show, remove, pause or resume subscriptions.")
+    actions = subscribe.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add", help="add or replace a subscription",
+        description="A subscription matches an article when all its conditions hold.",
+        epilog="example: newsmon subscribe add nord-stream --topic sanctions --any 'nord stream' --any gazprom")
+    add.add_argument("name", help="subscription name (lower-case letters, digits, - _ .)")
+    add.add_argument("--topic", action="append", metavar="TOPIC", help="the article carries this topic")
+    add.add_argument("--any", action="append", metavar="TERM", help="one of these terms occurs")
+    add.add_argument("--all", action="append", metavar="T1|T2",
+                     help="a group of terms ('|'-separated), one of which must occur; repeat for each group")
+    add.add_argument("--none", action="append", metavar="TERM", help="this term does not occur")
+    add.add_argument("--within", metavar="sentence|N", help="the --all groups occur in one sentence / N tokens")
+    add.add_argument("--entity", action="append", metavar="LABEL:NAME", help="an entity, e.g. GPE:Russia")
+    add.add_argument("--source", action="append", metavar="SOURCE", help="only articles from this source")
+    add.add_argument("--min-score", type=float, help="lowest score that alerts (0-1)")
+    add.add_argument("--min-hits", type=int, help="least number of term occurrences")
+    add.add_argument("--topics", metavar="FILE", default=load_taxonomy.__defaults__[0],
+                     help="taxonomy whose topics --topic may name (default: seeds/topics.yaml)")
+    listing = actions.add_parser("list", help="list subscriptions")
+    listing.add_argument("--json", action="store_true")
+    for action, text in (("show", "print one subscription's rule"), ("remove", "delete a subscription"),
+                         ("pause", "stop alerting, keep the rule"), ("resume", "alert again")):
+        actions.add_parser(action, help=text).add_argument("name")
+    for sub in actions.choices.values():
+        add_redis_arguments(sub)
+    subscribe.set_defaults(func=cmd_subscribe)
+
+    alerts = commands.add_parser("alerts", help="read alerts", description="Read a subscription's alerts.")
+    alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = alert_actions.add_parser("show", help="print the latest alerts of a subscription")
+    show.add_argument("subscription")
+    show.add_argument("-n", "--count", type=int, default=10, help="how many (default: 10)")
+    show.add_argument("--json", action="store_true", help="one JSON object per alert per line")
+    add_redis_arguments(show)
+    alerts.set_defaults(func=cmd_alerts)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and args.command != "replay":
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    if args.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    else:
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    try:
+        return args.func(args, beam_args)
+    except (UsageError, RuleError, ValueError) as error:
+        print(f"newsmon: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

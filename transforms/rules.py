@@ -1,0 +1,371 @@
+"""The one rule language for topics and alert subscriptions.
+
+A rule is a mapping of these fields (every one optional, but a rule must
+have at least one condition):
+
+    any:      [term, ...]            at least one of these occurs
+    all:      [[term, ...], ...]     each group has a term that occurs ...
+    within:   sentence | N           ... in one sentence, or within N tokens
+    none:     [term, ...]            none of these occurs anywhere in the article
+    entities: {LABEL: [name, ...]}   an entity of each label, with one of the names
+    topics:   [topic, ...]           the article carries one of these topics (subscriptions)
+    sources:  [source, ...]          the article comes from one of these sources
+    min_hits: N                      at least N term occurrences count as evidence
+    min_score: 0.0-1.0               the hit's score reaches this
+    description: text                for people; ignored by the matcher
+
+Terms match whole words, case-insensitively, ignoring punctuation: ``"U.S."``
+matches "U.S." and "u.s"; plurals are separate terms ("sanction", "sanctions").
+
+``compile_rules`` turns any number of rules into one ``RuleMatcher``. Matching
+an article walks one token trie built from every rule's terms, then evaluates
+only the rules whose terms occurred (plus rules indexed by the article's
+entities or topics), so 10,000 subscriptions cost about what 10 do.
+
+    >>> matcher = compile_rules({"sanctions": {"any": ["sanctions"], "none": ["league"]}})
+    >>> [hit.rule_id for hit in matcher.match("The EU imposed new sanctions.")]
+    ['sanctions']
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from transforms.text import analyze, term_tokens
+
+__all__ = [
+    "ENTITY_LABELS",
+    "Hit",
+    "RuleError",
+    "RuleMatcher",
+    "compile_rules",
+    "validate_rule_id",
+]
+
+ENTITY_LABELS = frozenset(
+    "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE "
+    "DATE TIME PERCENT MONEY QUANTITY ORDINAL CARDINAL".split()
+)
+_FIELDS = frozenset(
+    "any all none within entities topics sources min_hits min_score description".split()
+)
+_RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_MAX_EVIDENCE = 3
+_MAX_EVIDENCE_CHARS = 400
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled; the message names the rule and the field."""
+
+
+@dataclass
+class Hit:
+    """One rule that matched one article, and why."""
+
+    rule_id: str
+    score: float
+    terms: list
+    evidence: list
+
+    def to_dict(self):
+        return {"id": self.rule_id, "score": self.score, "terms": self.terms, "evidence": self.evidence}
+
+
+@dataclass
+class _Rule:
+    rule_id: str
+    any_terms: tuple = ()
+    all_groups: tuple = ()
+    none_terms: tuple = ()
+    within: object = None  # None, "sentence" or a token distance
+    entities: tuple = ()  # ((label, frozenset of lower-cased names), ...)
+    topics: frozenset = frozenset()
+    sources: frozenset = frozenset()
+    min_hits: int = 1
+    min_score: float = 0.0
+    spelling: dict = field(default_factory=dict)  # term tokens -> the rule's spelling
+
+    @property
+    def has_terms(self):
+        return bool(self.any_terms or self.all_groups)
+
+
+def validate_rule_id(rule_id, kind="rule"):
+    """Raise RuleError unless ``rule_id`` is safe as a Redis key part and a file name."""
+    if not isinstance(rule_id, str) or not _RULE_ID_RE.match(rule_id):
+        raise RuleError(
+            f"{kind} name {rule_id!r}: use 1-64 lower-case letters, digits, '_', '-' or '.',"
+            " starting with a letter or digit"
+        )
+    return rule_id
+
+
+def _term_list(rule_id, name, value, spelling):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise RuleError(f"rule {rule_id!r}: field {name!r}: expected a non-empty list of terms")
+    keys = []
+    for term in value:
+        key = term_tokens(term) if isinstance(term, str) else ()
+        if not key:
+            raise RuleError(f"rule {rule_id!r}: field {name!r}: {term!r} is not a term with words")
+        spelling.setdefault(key, term)
+        keys.append(key)
+    return tuple(dict.fromkeys(keys))
+
+
+def _parse_rule(rule_id, spec, kind):
+    validate_rule_id(rule_id, kind)
+    if not isinstance(spec, dict):
+        raise RuleError(f"rule {rule_id!r}: expected a mapping of fields, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - _FIELDS)
+    if unknown:
+        raise RuleError(
+            f"rule {rule_id!r}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(_FIELDS))})"
+        )
+    rule = _Rule(rule_id)
+    if "any" in spec:
+        rule.any_terms = _term_list(rule_id, "any", spec["any"], rule.spelling)
+    if "all" in spec:
+        groups = spec["all"]
+        if not isinstance(groups, list) or not groups:
+            raise RuleError(f"rule {rule_id!r}: field 'all': expected a list of term groups")
+        rule.all_groups = tuple(
+            _term_list(rule_id, f"all[{i}]", group, rule.spelling) for i, group in enumerate(groups)
+        )
+    if "none" in spec:
+        rule.none_terms = _term_list(rule_id, "none", spec["none"], rule.spelling)
+    if "within" in spec:
+        within = spec["within"]
+        if within == "sentence" or (isinstance(within, int) and not isinstance(within, bool) and within > 0):
+            rule.within = within
+        else:
+            raise RuleError(
+                f"rule {rule_id!r}: field 'within': expected 'sentence' or a positive number"
+                f" of tokens, got {within!r}"
+            )
+        if not rule.all_groups:
+            raise RuleError(f"rule {rule_id!r}: field 'within' needs an 'all' list of term groups")
+    if "entities" in spec:
+        entities = spec["entities"]
+        if not isinstance(entities, dict) or not entities:
+            raise RuleError(f"rule {rule_id!r}: field 'entities': expected a mapping LABEL: [names]")
+        parsed = []
+        for label, names in entities.items():
+            if label not in ENTITY_LABELS:
+                raise RuleError(
+                    f"rule {rule_id!r}: field 'entities': unknown entity label {label!r}"
+                    f" (labels: {', '.join(sorted(ENTITY_LABELS))})"
+                )
+            if isinstance(names, str):
+                names = [names]
+            if not isinstance(names, list) or not names or not all(
+                isinstance(n, str) and n.strip() for n in names
+            ):
+                raise RuleError(f"rule {rule_id!r}: field 'entities': {label} needs a list of names")
+            parsed.append((label, frozenset(" ".join(n.lower().split()) for n in names)))
+        rule.entities = tuple(parsed)
+    for name in ("topics", "sources"):
+        if name in spec:
+            values = spec[name]
+            if isinstance(values, str):
+                values = [values]
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                raise RuleError(f"rule {rule_id!r}: field {name!r}: expected a non-empty list of names")
+            setattr(rule, name, frozenset(v.lower() for v in values))
+    if rule.topics and kind == "topic":
+        raise RuleError(f"rule {rule_id!r}: field 'topics': a topic cannot depend on other topics")
+    if "min_hits" in spec:
+        value = spec["min_hits"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RuleError(f"rule {rule_id!r}: field 'min_hits': expected a whole number >= 1, got {value!r}")
+        rule.min_hits = value
+    if "min_score" in spec:
+        value = spec["min_score"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise RuleError(f"rule {rule_id!r}: field 'min_score': expected a number from 0 to 1, got {value!r}")
+        rule.min_score = float(value)
+    if not (rule.has_terms or rule.entities or rule.topics):
+        raise RuleError(
+            f"rule {rule_id!r}: empty rule: give at least one of 'any', 'all', 'entities' or 'topics'"
+        )
+    return rule
+
+
+def score_for(hits):
+    """A score in (0, 1] that grows with the number of term occurrences found."""
+    return 1.0 if hits == 0 else round(1 - 0.6**hits, 3)
+
+
+class RuleMatcher:
+    """All compiled rules of one kind, matched against an article in one pass."""
+
+    def __init__(self, rules):
+        self.rules = rules
+        self._trie = {}
+        self._rules_by_term = defaultdict(set)
+        self._rules_by_entity = defaultdict(set)  # (label, name) -> rules without terms
+        self._rules_by_topic = defaultdict(set)  # topic -> rules without terms or entities
+        for index, rule in enumerate(rules):
+            terms = set(rule.any_terms) | set(rule.none_terms)
+            for group in rule.all_groups:
+                terms.update(group)
+            for key in terms:
+                self._add_term(key)
+                if key not in rule.none_terms:
+                    self._rules_by_term[key].add(index)
+            if not rule.has_terms:
+                if rule.entities:
+                    label, names = rule.entities[0]
+                    for name in names:
+                        self._rules_by_entity[(label, name)].add(index)
+                else:
+                    for topic in rule.topics:
+                        self._rules_by_topic[topic].add(index)
+
+    def __len__(self):
+        return len(self.rules)
+
+    @property
+    def rule_ids(self):
+        return [rule.rule_id for rule in self.rules]
+
+    def _add_term(self, key):
+        node = self._trie
+        for token in key:
+            node = node.setdefault(token, {})
+        node[""] = key
+
+    def find_terms(self, tokens):
+        """Every occurrence of every term: {term tokens: [(first token, last token + 1), ...]}."""
+        found = defaultdict(list)
+        trie = self._trie
+        for start, token in enumerate(tokens):
+            node = trie.get(token)
+            position = start
+            while node is not None:
+                position += 1
+                key = node.get("")
+                if key is not None:
+                    found[key].append((start, position))
+                if position >= len(tokens):
+                    break
+                node = node.get(tokens[position])
+        return found
+
+    def could_match(self, text):
+        """True if some rule's terms occur in ``text`` (or a rule needs no terms).
+
+        Cheap: no NER. Used to skip entity extraction on articles that no
+        rule can match.
+        """
+        if self._rules_by_entity or self._rules_by_topic:
+            return True
+        found = self.find_terms(analyze(text).tokens)
+        return any(key in self._rules_by_term for key in found)
+
+    def match(self, text, *, entities=(), topics=(), source="", analyzed=None):
+        """The hits of every rule on one article.
+
+        ``entities`` are dicts with ``label`` and ``canonical`` (as made by
+        transforms.entities); ``topics`` the ids of topics the article carries.
+        """
+        analyzed = analyzed or analyze(text)
+        found = self.find_terms(analyzed.tokens)
+        entity_keys = {(e["label"], e["canonical"].lower()) for e in entities}
+        topic_ids = {t.lower() for t in topics}
+        candidates = set()
+        for key in found:
+            candidates.update(self._rules_by_term.get(key, ()))
+        for key in entity_keys:
+            candidates.update(self._rules_by_entity.get(key, ()))
+        for topic in topic_ids:
+            candidates.update(self._rules_by_topic.get(topic, ()))
+        hits = []
+        for index in sorted(candidates):
+            hit = self._evaluate(self.rules[index], analyzed, found, entity_keys, topic_ids, source)
+            if hit is not None:
+                hits.append(hit)
+        return hits
+
+    def _evaluate(self, rule, analyzed, found, entity_keys, topic_ids, source):
+        if any(key in found for key in rule.none_terms):
+            return None
+        if rule.topics and not rule.topics & topic_ids:
+            return None
+        if rule.sources and (source or "").lower() not in rule.sources:
+            return None
+        for label, names in rule.entities:
+            if not any((label, name) in entity_keys for name in names):
+                return None
+        spans = []  # (first token, end token, term key) that count as evidence
+        if rule.any_terms:
+            spans = [(s, e, key) for key in rule.any_terms for s, e in found.get(key, ())]
+            if not spans:
+                return None
+        if rule.all_groups:
+            group_spans = _all_group_spans(rule, analyzed, found)
+            if not group_spans:
+                return None
+            spans.extend(group_spans)
+        hits = len({(s, e) for s, e, _ in spans})
+        if rule.has_terms and hits < rule.min_hits:
+            return None
+        score = score_for(hits)
+        if score < rule.min_score:
+            return None
+        spans.sort()
+        terms = list(dict.fromkeys(rule.spelling[key] for _, _, key in spans))
+        sentences = list(dict.fromkeys(analyzed.sentence_of[s] for s, _, _ in spans))
+        evidence = [analyzed.sentence_text(i)[:_MAX_EVIDENCE_CHARS] for i in sentences[:_MAX_EVIDENCE]]
+        return Hit(rule.rule_id, score, terms, evidence)
+
+
+def _all_group_spans(rule, analyzed, found):
+    """Occurrences satisfying every ``all`` group under the rule's ``within``, or []."""
+    occurrences = []  # (start, end, key, group index)
+    for group_index, group in enumerate(rule.all_groups):
+        group_occurrences = [(s, e, key, group_index) for key in group for s, e in found.get(key, ())]
+        if not group_occurrences:
+            return []
+        occurrences.extend(group_occurrences)
+    groups = len(rule.all_groups)
+    if rule.within is None:
+        return [(s, e, key) for s, e, key, _ in occurrences]
+    if rule.within == "sentence":
+        by_sentence = defaultdict(list)
+        for occurrence in occurrences:
+            by_sentence[analyzed.sentence_of[occurrence[0]]].append(occurrence)
+        return [
+            (s, e, key)
+            for members in by_sentence.values()
+            if len({g for _, _, _, g in members}) == groups
+            for s, e, key, _ in members
+        ]
+    # Token proximity: keep every occurrence inside some window of `within`
+    # tokens that holds all groups.
+    occurrences.sort()
+    kept = set()
+    for i, (start, _, _, _) in enumerate(occurrences):
+        window = [o for o in occurrences[i:] if o[1] - start <= rule.within]
+        if len({o[3] for o in window}) == groups:
+            kept.update(window)
+    return [(s, e, key) for s, e, key, _ in sorted(kept)]
+
+
+def compile_rules(specs, *, kind="rule", known_topics=None):
+    """Compile ``{rule id: spec}`` into a RuleMatcher; RuleError names the rule and field."""
+    if not isinstance(specs, dict):
+        raise RuleError(f"expected a mapping of {kind} names to rules, got {type(specs).__name__}")
+    rules = [_parse_rule(rule_id, spec, kind) for rule_id, spec in specs.items()]
+    if known_topics is not None:
+        known = {t.lower() for t in known_topics}
+        for rule in rules:
+            unknown = sorted(rule.topics - known)
+            if unknown:
+                raise RuleError(
+                    f"rule {rule.rule_id!r}: field 'topics': unknown topic {unknown[0]!r}"
+                    f" (topics: {', '.join(sorted(known))})"
+                )
+    return RuleMatcher(rules)

@@ -1,0 +1,91 @@
+"""MatchSubscriptions: users' alert rules over each tagged article.
+
+A subscription is a rule in the language of transforms/rules.py that may also
+name topics. Every match becomes an alert on the article:
+
+    "alerts": [{"id": "nord-stream", "score": 0.64, "terms": ["nord stream"], "evidence": [...]}]
+
+All subscriptions compile into one matcher, so one pass over the article
+serves them all.
+"""
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.deadletter import FAILED, failure
+from transforms.rules import RuleError, compile_rules, validate_rule_id
+
+__all__ = ["MatchSubscriptions", "compile_subscriptions", "match_subscriptions", "rule_of"]
+
+# Fields of a stored subscription that are not part of its rule.
+_STATE_FIELDS = ("paused", "created")
+
+
+def rule_of(subscription):
+    """The rule part of a stored subscription."""
+    return {k: v for k, v in subscription.items() if k not in _STATE_FIELDS}
+
+
+def compile_subscriptions(subscriptions, known_topics=None):
+    """One matcher for every active subscription; RuleError names the bad one."""
+    for name in subscriptions:
+        validate_rule_id(name, "subscription")
+    active = {name: rule_of(sub) for name, sub in subscriptions.items() if not sub.get("paused")}
+    return compile_rules(active, kind="subscription", known_topics=known_topics)
+
+
+def match_subscriptions(article, matcher):
+    """The article with the ``alerts`` of every subscription it matches."""
+    if not len(matcher):
+        return {**article, "alerts": []}
+    hits = matcher.match(
+        f"{article['title']}\n{article['text']}",
+        entities=article.get("entities", ()),
+        topics=[t["id"] for t in article.get("topics", ())],
+        source=article.get("source", ""),
+    )
+    return {**article, "alerts": [hit.to_dict() for hit in hits]}
+
+
+class _MatchSubscriptionsFn(beam.DoFn):
+    def __init__(self, subscriptions, known_topics):
+        self._subscriptions = subscriptions
+        self._known_topics = known_topics
+
+    def setup(self):
+        self._matcher = compile_subscriptions(self._subscriptions, self._known_topics)
+        self._counters = {}
+
+    def process(self, article):
+        try:
+            matched = match_subscriptions(article, self._matcher)
+        except Exception as error:  # noqa: BLE001 - any failure goes to the dead letters
+            yield beam.pvalue.TaggedOutput(FAILED, failure(
+                "subscriptions", error, origin=article.get("origin", ""), article_id=article.get("id", "")))
+            return
+        for alert in matched["alerts"]:
+            counter = self._counters.get(alert["id"])
+            if counter is None:
+                counter = self._counters[alert["id"]] = Metrics.counter("alerts", alert["id"])
+            counter.inc()
+        yield matched
+
+
+class MatchSubscriptions(beam.PTransform):
+    """Articles -> articles with ``alerts``; outputs ``articles`` and ``failed``.
+
+    ``subscriptions`` is ``{name: rule}``; a bad rule raises ValueError here.
+    """
+
+    def __init__(self, subscriptions, known_topics=None):
+        super().__init__()
+        try:
+            compile_subscriptions(subscriptions, known_topics)
+        except RuleError as error:
+            raise ValueError(f"subscription {error}") from error
+        self._subscriptions = dict(subscriptions)
+        self._known_topics = list(known_topics) if known_topics is not None else None
+
+    def expand(self, articles):
+        return articles | beam.ParDo(
+            _MatchSubscriptionsFn(self._subscriptions, self._known_topics)).with_outputs(FAILED, main="articles")

@@ -1,0 +1,89 @@
+"""TagTopics: the taxonomy's rules over each article.
+
+An article comes out with its topic hits, each explaining itself:
+
+    "topics": [{"id": "sanctions", "score": 0.64, "terms": ["sanctions"],
+                "evidence": ["Blinken has decided to waive sanctions on key entities ..."]}]
+
+The default taxonomy is seeds/topics.yaml; ``load_taxonomy`` reads any other.
+"""
+
+from pathlib import Path
+
+import apache_beam as beam
+import yaml
+from apache_beam.metrics import Metrics
+
+from transforms.deadletter import FAILED, failure
+from transforms.rules import RuleError, compile_rules
+
+__all__ = ["DEFAULT_TAXONOMY", "TagTopics", "load_taxonomy", "tag_topics"]
+
+DEFAULT_TAXONOMY = Path(__file__).resolve().parent.parent / "seeds" / "topics.yaml"
+
+
+def load_taxonomy(path=DEFAULT_TAXONOMY):
+    """``{topic id: rule}`` from a taxonomy file, checked before any article is read.
+
+    Raises RuleError naming the file, the rule and the field.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as error:
+        raise RuleError(f"{path}: cannot read the taxonomy: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise RuleError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), dict) or not data["topics"]:
+        raise RuleError(f"{path}: expected a mapping 'topics:' of topic names to rules")
+    try:
+        compile_rules(data["topics"], kind="topic")
+    except RuleError as error:
+        raise RuleError(f"{path}: {error}") from error
+    return data["topics"]
+
+
+def tag_topics(article, matcher):
+    """The article with its ``topics`` hits (most confident first)."""
+    hits = matcher.match(f"{article['title']}\n{article['text']}",
+                         entities=article.get("entities", ()), source=article.get("source", ""))
+    hits.sort(key=lambda hit: -hit.score)
+    return {**article, "topics": [hit.to_dict() for hit in hits]}
+
+
+class _TagTopicsFn(beam.DoFn):
+    def __init__(self, taxonomy):
+        self._taxonomy = taxonomy
+
+    def setup(self):
+        self._matcher = compile_rules(self._taxonomy, kind="topic")
+        self._counters = {}
+
+    def process(self, article):
+        try:
+            tagged = tag_topics(article, self._matcher)
+        except Exception as error:  # noqa: BLE001 - any failure goes to the dead letters
+            yield beam.pvalue.TaggedOutput(FAILED, failure(
+                "topics", error, origin=article.get("origin", ""), article_id=article.get("id", "")))
+            return
+        for topic in tagged["topics"]:
+            counter = self._counters.get(topic["id"])
+            if counter is None:
+                counter = self._counters[topic["id"]] = Metrics.counter("topics", topic["id"])
+            counter.inc()
+        yield tagged
+
+
+class TagTopics(beam.PTransform):
+    """Articles -> articles with ``topics``; outputs ``articles`` and ``failed``.
+
+    ``taxonomy`` is ``{topic id: rule}`` (see load_taxonomy); a bad rule raises here.
+    """
+
+    def __init__(self, taxonomy):
+        super().__init__()
+        compile_rules(taxonomy, kind="topic")
+        self._taxonomy = taxonomy
+
+    def expand(self, articles):
+        return articles | beam.ParDo(_TagTopicsFn(self._taxonomy)).with_outputs(FAILED, main="articles")
