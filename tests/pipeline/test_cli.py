@@ -1,0 +1,105 @@
+import json
+
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import SEED_ARTICLE, SEEDS
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_tag_json_shape_on_the_seed(capsys, taxonomy):
+    status, out, _ = run(capsys, "tag", str(SEED_ARTICLE), "--json")
+    assert status == 0
+    [line] = out.splitlines()
+    article = json.loads(line)
+    assert set(article) == {"id", "title", "topics", "entities"}
+    assert {t["id"] for t in article["topics"]} == set(taxonomy)
+    for topic in article["topics"]:
+        assert set(topic) == {"id", "score", "terms", "evidence"} and topic["terms"] and topic["evidence"]
+    for entity in article["entities"]:
+        assert set(entity) == {"text", "label", "canonical", "count"}
+    names = {(e["canonical"], e["label"]) for e in article["entities"]}
+    assert ("Antony Blinken", "PERSON") in names and ("Paul Whelan", "PERSON") in names
+
+
+def test_tag_readable_summary(capsys):
+    status, out, _ = run(capsys, "tag", str(SEED_ARTICLE))
+    assert status == 0
+    assert "topic sanctions" in out and "Antony Blinken (PERSON" in out
+
+
+def test_a_malformed_taxonomy_stops_before_any_article_is_read(capsys, tmp_path):
+    bad = tmp_path / "topics.yaml"
+    bad.write_text("topics:\n  spies:\n    any: [spy]\n    within: paragraph\n", encoding="utf-8")
+    status, out, err = run(capsys, "tag", str(SEED_ARTICLE), "--topics", str(bad))
+    assert status == 2 and out == ""
+    assert "spies" in err and "within" in err and str(bad) in err
+
+
+def test_replay_prints_a_summary_and_the_alerts(capsys, redis_url):
+    argv = ["replay", str(SEEDS), "--redis", redis_url, "--no-progress",
+            "--subscriptions", str(SEEDS / "subscriptions.yaml")]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert "1 articles read, 0 failed" in out
+    assert "sanctions                     1 articles" in out
+    assert "nord-stream                   1 matched, 1 new on newsmon:alerts:nord-stream" in out
+    assert "Latest alerts:" in out and "Nord Stream 2 pipeline" in out
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert "1 matched, 0 new" in out and "already on their streams" in out
+
+
+def test_subscriptions_lifecycle(capsys, redis_url, redis_db):
+    status, out, _ = run(capsys, "subscribe", "add", "ns2", "--topic", "sanctions", "--any", "nord stream",
+                         "--any", "gazprom", "--entity", "GPE:Germany", "--redis", redis_url)
+    assert status == 0 and "newsmon:alerts:ns2" in out
+    assert json.loads(redis_db.hget("newsmon:subscriptions", "ns2")) == {
+        "topics": ["sanctions"], "any": ["nord stream", "gazprom"], "entities": {"GPE": ["Germany"]}}
+    assert run(capsys, "subscribe", "pause", "ns2", "--redis", redis_url)[0] == 0
+    status, out, _ = run(capsys, "subscribe", "list", "--redis", redis_url)
+    assert out.startswith("ns2 (paused):")
+    assert run(capsys, "subscribe", "resume", "ns2", "--redis", redis_url)[0] == 0
+    status, out, _ = run(capsys, "subscribe", "show", "ns2", "--redis", redis_url)
+    assert json.loads(out)["any"] == ["nord stream", "gazprom"]
+    assert run(capsys, "subscribe", "remove", "ns2", "--redis", redis_url)[0] == 0
+    assert not redis_db.exists("newsmon:subscriptions")
+    status, _, err = run(capsys, "subscribe", "remove", "ns2", "--redis", redis_url)
+    assert status == 2 and "no subscription 'ns2'" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bad name", "--any", "x"], "subscription name"),
+    (["ok", "--topic", "football"], "unknown topic 'football'"),
+    (["ok", "--entity", "COUNTRY:Russia"], "unknown entity label 'COUNTRY'"),
+    (["ok", "--entity", "Russia"], "expected LABEL:Name"),
+    (["ok"], "empty rule"),
+    (["ok", "--any", "x", "--within", "paragraph"], "'within'"),
+])
+def test_invalid_subscriptions_store_nothing(capsys, redis_url, redis_db, argv, message):
+    status, _, err = run(capsys, "subscribe", "add", *argv, "--redis", redis_url)
+    assert status == 2 and message in err
+    assert not redis_db.exists("newsmon:subscriptions")
+
+
+def test_alerts_show_after_replay(capsys, redis_url):
+    run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
+    run(capsys, "replay", str(SEEDS), "--redis", redis_url, "--no-progress", "--show", "0")
+    status, out, _ = run(capsys, "alerts", "show", "ns2", "--redis", redis_url)
+    assert status == 0 and "Antony Blinken and Sergey Lavrov" in out and "evidence:" in out
+    status, out, _ = run(capsys, "alerts", "show", "ns2", "--json", "--redis", redis_url)
+    assert json.loads(out.splitlines()[0])["subscription"] == "ns2"
+
+
+@pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"],
+                                     ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    assert "usage: newsmon" in capsys.readouterr().out
