@@ -114,7 +114,7 @@ def _format_alert(entry_id, fields):
              f"  url: {fields.get('url') or '-'}",
              f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
     if evidence:
-        lines.append(f"    evidence: “{evidence[0]}”")
+        lines.append(f"    evidence: {evidence[0]}")
     return "\n".join(lines)
 
 
@@ -168,7 +168,7 @@ def cmd_tag(args, _beam_args):
         print(f"{article['title']}  [{article['id']}]")
         for topic in article["topics"]:
             print(f"  topic {topic['id']} (score {topic['score']}): {', '.join(topic['terms'])}")
-            print(f"        “{topic['evidence'][0]}”")
+            print(f"        {topic['evidence'][0]}")
         if not article["topics"]:
             print("  no topic")
         people = ", ".join(f"{e['canonical']} ({e['label']}, {e['count']})" for e in article["entities"][:12])

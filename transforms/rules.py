@@ -207,6 +207,7 @@ class RuleMatcher:
         self._rules_by_term = defaultdict(set)
         self._rules_by_entity = defaultdict(set)  # (label, name) -> rules without terms
         self._rules_by_topic = defaultdict(set)  # topic -> rules without terms or entities
+        self._topics_by_rule = {rule.rule_id: rule.topics for rule in rules if rule.topics}
         for index, rule in enumerate(rules):
             terms = set(rule.any_terms) | set(rule.none_terms)
             for group in rule.all_groups:
@@ -226,6 +227,10 @@ class RuleMatcher:
 
     def __len__(self):
         return len(self.rules)
+
+    def topics_of(self, rule_id):
+        """The topics a rule requires (empty for most rules)."""
+        return self._topics_by_rule.get(rule_id, frozenset())
 
     @property
     def rule_ids(self):

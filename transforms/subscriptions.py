@@ -44,7 +44,18 @@ def match_subscriptions(article, matcher):
         topics=[t["id"] for t in article.get("topics", ())],
         source=article.get("source", ""),
     )
-    return {**article, "alerts": [hit.to_dict() for hit in hits]}
+    alerts = []
+    for hit in hits:
+        alert = hit.to_dict()
+        if not alert["evidence"]:
+            # A rule of topics and entities only: its topics' evidence explains the alert.
+            required = matcher.topics_of(hit.rule_id)
+            for topic in article.get("topics", ()):
+                if topic["id"] in required:
+                    alert["terms"] = alert["terms"] + [t for t in topic["terms"] if t not in alert["terms"]]
+                    alert["evidence"] = alert["evidence"] + topic["evidence"][:1]
+        alerts.append(alert)
+    return {**article, "alerts": alerts}
 
 
 class _MatchSubscriptionsFn(beam.DoFn):

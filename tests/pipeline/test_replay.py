@@ -56,3 +56,10 @@ def test_replay_writes_topics_alerts_and_dead_letters_once(archive, redis_url, r
             name = counter.key.metric.name
             counters[name] = counters.get(name, 0) + counter.committed
     assert counters["articles_read"] == 2 and counters["already_written"] == len(lengths)
+
+
+def test_a_topic_and_entity_subscription_is_explained_by_its_topic(archive, redis_url, redis_db, taxonomy):
+    replay(archive, redis_url, taxonomy)
+    [(_, alert)] = redis_db.xrange("newsmon:alerts:arctic-desk")
+    assert "militarization" in json.loads(alert["terms"])
+    assert "militarization of the Arctic" in json.loads(alert["evidence"])[0]
