@@ -5,9 +5,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from connectors.archive import read_archive_file
+from tests.conftest import SEED_ARTICLE
 from transforms.entities import ExtractEntities, canonical_entities, clean_mention, load_aliases, ner_text
 from transforms.normalize import normalize_article
-from tests.conftest import SEED_ARTICLE
 
 
 @pytest.fixture(scope="module")
