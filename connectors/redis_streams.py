@@ -7,11 +7,13 @@ Key layout (prefix configurable, default ``newsmon:``):
     newsmon:alerts:<subscription>  per subscription
     newsmon:deadletter             records that failed, with error and origin
     newsmon:seen:<stream>:<id>     idempotency markers, with a TTL
+    newsmon:seen:<stream>:title:<hash>   (alerts) one story under one title
 
-Each entry is appended by one Lua script that sets the entry's marker
-(``SET NX EX``) and, only if it was new, does ``XADD ... MAXLEN ~``. So a
-replay, a retried bundle or a restarted monitor writes nothing twice. Entry
-fields are flat strings; lists go as JSON.
+Each entry is appended by one Lua script that sets the entry's markers
+(``SET NX EX``) and, only if none existed, does ``XADD ... MAXLEN ~``. So a
+replay, a retried bundle or a restarted monitor writes nothing twice, and the
+same story carried by two feeds (same normalized title) alerts a subscription
+once. Entry fields are flat strings; lists go as JSON.
 """
 
 import hashlib
@@ -25,6 +27,7 @@ import redis
 from apache_beam.metrics import Metrics
 
 from connectors.redis_connection import redis_client
+from transforms.text import term_tokens
 
 __all__ = [
     "APPEND_ONCE_SCRIPT",
@@ -44,8 +47,13 @@ _KEY_ENTITIES = 10
 _log = logging.getLogger(__name__)
 
 APPEND_ONCE_SCRIPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+-- KEYS: marker, ..., stream. Append only if no marker existed; set them all.
+local fresh = true
+for i = 1, #KEYS - 1 do
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then fresh = false end
+end
+if fresh then
+  return redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
 end
 return false
 """
@@ -105,8 +113,14 @@ def alert_fields(article, alert):
     }
 
 
+def title_key(title):
+    """``"Germany halts Nord Stream 2!"`` and ``"germany halts nord-stream 2"`` -> the same hash."""
+    words = term_tokens(title)
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:16] if words else None
+
+
 def article_entries(article, keys):
-    """``[(kind, stream, marker, fields), ...]``: what one tagged article writes.
+    """``[(kind, stream, markers, fields), ...]``: what one tagged article writes.
 
     kind is ``events``, ``topic:<id>`` or ``alerts:<subscription>``.
     """
@@ -124,9 +138,15 @@ def article_entries(article, keys):
                 "terms": _json(topic["terms"]),
                 "evidence": _json(topic["evidence"]),
             }))
+    result = [(kind, stream, (keys.seen(stream, article["id"]),), fields) for kind, stream, fields in entries]
+    story = title_key(article.get("title", ""))
     for alert in article.get("alerts", ()):
-        entries.append((f"alerts:{alert['id']}", keys.alerts(alert["id"]), alert_fields(article, alert)))
-    return [(kind, stream, keys.seen(stream, article["id"]), fields) for kind, stream, fields in entries]
+        stream = keys.alerts(alert["id"])
+        markers = (keys.seen(stream, article["id"]),)
+        if story:
+            markers += (keys.seen(stream, f"title:{story}"),)
+        result.append((f"alerts:{alert['id']}", stream, markers, alert_fields(article, alert)))
+    return result
 
 
 def deadletter_entries(record, keys):
@@ -135,18 +155,18 @@ def deadletter_entries(record, keys):
         f"{record['stage']}\n{record['origin']}\n{record['article_id']}\n{record['error']}".encode()
     ).hexdigest()[:16]
     fields = {key: str(value) for key, value in record.items()}
-    return [("deadletter", keys.deadletter, keys.seen(keys.deadletter, identity), fields)]
+    return [("deadletter", keys.deadletter, (keys.seen(keys.deadletter, identity),), fields)]
 
 
 def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TTL):
     """Append entries in one round trip; returns the new stream ids (None where already written)."""
     script = client.register_script(APPEND_ONCE_SCRIPT)
     pipe = client.pipeline(transaction=False)
-    for _, stream, marker, fields in entries:
+    for _, stream, markers, fields in entries:
         args = [ttl, maxlen]
         for name, value in fields.items():
             args.extend((name, value))
-        script(keys=[marker, stream], args=args, client=pipe)
+        script(keys=[*markers, stream], args=args, client=pipe)
     return pipe.execute()
 
 

@@ -4,7 +4,10 @@
     newsmon tag ARTICLE.txt [--json]           tag articles locally (no Redis)
     newsmon subscribe add NAME --topic T --any TERM ...
     newsmon subscribe list|show|remove|pause|resume
+    newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
+    newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
+    newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook, exactly once
 
 Every command has --help.
 """
@@ -21,13 +24,14 @@ logging.getLogger().addFilter(lambda record: "apitools not found" not in record.
 
 from apache_beam.metrics.metric import MetricsFilter
 
+from connectors.alert_consumer import AlertReader, default_consumer_name
 from connectors.archive import archive_files, count_articles
 from connectors.redis_connection import redis_client, resolve_redis
 from connectors.redis_streams import RedisKeys, new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
 from pipeline.options import RunConfig, add_common_arguments, add_redis_arguments
 from pipeline.replay import run_replay
-from transforms.rules import RuleError
+from transforms.rules import RuleError, validate_rule_id
 from transforms.topics import load_taxonomy
 
 __all__ = ["main"]
@@ -253,6 +257,92 @@ def cmd_alerts(args, _beam_args):
     return 0
 
 
+# --- rules test -------------------------------------------------------------
+
+
+def cmd_rules_test(args, _beam_args):
+    from pathlib import Path
+
+    from pipeline.tag import preview_subscriptions
+
+    taxonomy = load_taxonomy(args.topics)
+    if Path(args.rule).suffix in (".yaml", ".yml") or Path(args.rule).is_file():
+        subscriptions = load_subscriptions_file(args.rule, known_topics=taxonomy)
+    else:
+        _url, _server, client, keys = _connect(args)
+        rule = SubscriptionStore(client, keys).get(args.rule)
+        if rule is None:
+            raise UsageError(f"no subscription {args.rule!r} in Redis, and no file of that name")
+        subscriptions = {args.rule: {k: v for k, v in rule.items() if k != "paused"}}
+    matches = 0
+    for article, failed in preview_subscriptions(args.archive, taxonomy, subscriptions,
+                                                 model=args.model, aliases_path=args.aliases):
+        if failed is not None:
+            print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
+            continue
+        matches += 1
+        if args.json:
+            print(json.dumps({key: article[key] for key in ("id", "title", "url", "origin", "alerts")},
+                             ensure_ascii=False))
+            continue
+        print(f"{article['title']}  [{article['origin']}]")
+        for alert in article["alerts"]:
+            print(f"  {alert['id']} (score {alert['score']}) terms: {', '.join(alert['terms']) or '-'}")
+            for sentence in alert["evidence"]:
+                print(f"    {sentence}")
+    if not args.json:
+        print(f"{matches} matching article(s); nothing was written to Redis.")
+    return 0
+
+
+# --- alerts tail / deliver --------------------------------------------------
+
+
+def _reader(args, client, keys, kind):
+    validate_rule_id(args.subscription, "subscription")
+    return AlertReader(client, keys.alerts(args.subscription), group=args.group or kind,
+                       consumer=args.consumer or default_consumer_name(kind),
+                       claim_idle_ms=int(args.claim_idle * 1000))
+
+
+def cmd_alerts_tail(args, _beam_args):
+    _url, _server, client, keys = _connect(args)
+    reader = _reader(args, client, keys, "tail")
+    shown = 0
+    while args.limit is None or shown < args.limit:
+        entries = reader.read(count=10 if args.limit is None else min(10, args.limit - shown),
+                              block_ms=5000 if args.follow else None)
+        if not entries and not args.follow:
+            break
+        for entry_id, fields in entries:
+            if args.json:
+                print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False), flush=True)
+            else:
+                print(_format_alert(entry_id, fields), flush=True)
+            reader.ack(entry_id)
+            shown += 1
+    return 0
+
+
+def cmd_deliver(args, _beam_args):
+    from connectors.webhook import WebhookDeliverer
+
+    _url, _server, client, keys = _connect(args)
+    if not args.group:
+        import hashlib
+
+        args.group = "webhook-" + hashlib.sha256(args.webhook.encode()).hexdigest()[:8]
+    deliverer = WebhookDeliverer(_reader(args, client, keys, "deliver"), args.webhook,
+                                 deadletter_stream=keys.deadletter, attempts=args.attempts,
+                                 backoff_seconds=args.backoff)
+    try:
+        deliverer.run(follow=not args.once)
+    finally:
+        print(f"delivered {deliverer.delivered} alert(s) to {args.webhook};"
+              f" {deliverer.dead} moved to {keys.deadletter}", file=sys.stderr)
+    return 0
+
+
 # --- the parser ---------------------------------------------------------------
 
 
@@ -317,6 +407,21 @@ def build_parser():
         add_redis_arguments(sub)
     subscribe.set_defaults(func=cmd_subscribe)
 
+    rules = commands.add_parser("rules", help="test rules against an archive",
+                                description="Preview or backtest subscription rules.")
+    rule_actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rules_test = rule_actions.add_parser(
+        "test", help="which archived articles a rule matches, and why (writes nothing)",
+        description="Run a stored subscription (NAME) or every subscription of a YAML FILE over an "
+                    "archive and print each matching article with its evidence and matched terms.")
+    rules_test.add_argument("rule", metavar="NAME|FILE")
+    rules_test.add_argument("--archive", nargs="+", required=True, metavar="PATH",
+                            help="archive files or directories (.txt, .jsonl)")
+    rules_test.add_argument("--json", action="store_true", help="one JSON object per matching article")
+    add_redis_arguments(rules_test)
+    add_common_arguments(rules_test)
+    rules_test.set_defaults(func=cmd_rules_test)
+
     alerts = commands.add_parser("alerts", help="read alerts", description="Read a subscription's alerts.")
     alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = alert_actions.add_parser("show", help="print the latest alerts of a subscription")
@@ -324,8 +429,41 @@ def build_parser():
     show.add_argument("-n", "--count", type=int, default=10, help="how many (default: 10)")
     show.add_argument("--json", action="store_true", help="one JSON object per alert per line")
     add_redis_arguments(show)
-    alerts.set_defaults(func=cmd_alerts)
+    show.set_defaults(func=cmd_alerts)
+    tail = alert_actions.add_parser(
+        "tail", help="read alerts as a consumer group, acknowledging each after printing it",
+        description="Read a subscription's alerts with XREADGROUP; each is acknowledged only after it "
+                    "is printed. Alerts a stopped or dead consumer left unacknowledged are read again.")
+    tail.add_argument("subscription")
+    tail.add_argument("-f", "--follow", action="store_true", help="wait for new alerts until interrupted")
+    tail.add_argument("--json", action="store_true", help="one JSON object per alert per line")
+    tail.add_argument("-n", "--limit", type=int, help="stop after this many alerts")
+    add_consumer_arguments(tail, "tail")
+    add_redis_arguments(tail)
+    tail.set_defaults(func=cmd_alerts_tail)
+
+    deliver = commands.add_parser(
+        "deliver", help="POST a subscription's alerts to a webhook",
+        description="POST each alert as JSON (with a 'text' field chat webhooks show), retrying with "
+                    "backoff; acknowledge only after a 2xx; after --attempts failures move the alert to "
+                    "the dead-letter stream. A stopped deliverer resumes where it left off.")
+    deliver.add_argument("subscription")
+    deliver.add_argument("--webhook", required=True, metavar="URL")
+    deliver.add_argument("--attempts", type=int, default=5, help="POSTs before dead-lettering (default: 5)")
+    deliver.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS",
+                         help="first retry delay, doubled each time (default: 1.0)")
+    deliver.add_argument("--once", action="store_true", help="deliver what is waiting, then exit")
+    add_consumer_arguments(deliver, "webhook-<hash of URL>")
+    add_redis_arguments(deliver)
+    deliver.set_defaults(func=cmd_deliver)
     return parser
+
+
+def add_consumer_arguments(parser, group):
+    parser.add_argument("--group", help=f"consumer group (default: {group})")
+    parser.add_argument("--consumer", help="consumer name within the group (default: <kind>-<hostname>)")
+    parser.add_argument("--claim-idle", type=float, default=60.0, metavar="SECONDS",
+                        help="take over alerts another consumer left unacknowledged this long (default: 60)")
 
 
 def main(argv=None):

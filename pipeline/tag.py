@@ -11,9 +11,10 @@ from connectors.archive import archive_files, read_archive_file
 from transforms.entities import canonical_entities, load_aliases, load_ner_model, ner_text
 from transforms.normalize import normalize_article
 from transforms.rules import compile_rules
+from transforms.subscriptions import compile_subscriptions, match_subscriptions
 from transforms.topics import tag_topics
 
-__all__ = ["tag_paths"]
+__all__ = ["preview_subscriptions", "tag_paths"]
 
 _BATCH = 32
 
@@ -24,8 +25,11 @@ def _tagged_batch(batch, nlp, aliases, matcher):
         yield tag_topics({**article, "entities": canonical_entities(mentions, aliases)}, matcher), None
 
 
-def tag_paths(paths, taxonomy, *, model, aliases_path):
-    """Yield ``(tagged article, None)`` or ``(None, failure record)`` for every article under paths."""
+def tag_paths(paths, taxonomy, *, model, aliases_path, worth_tagging=None):
+    """Yield ``(tagged article, None)`` or ``(None, failure record)`` for every article under paths.
+
+    ``worth_tagging(article)``, if given, skips articles it says no to (no NER for them).
+    """
     matcher = compile_rules(taxonomy, kind="topic")
     aliases = load_aliases(aliases_path)
     nlp = load_ner_model(model)
@@ -36,11 +40,32 @@ def tag_paths(paths, taxonomy, *, model, aliases_path):
                 yield None, failed
                 continue
             try:
-                batch.append(normalize_article(raw))
+                article = normalize_article(raw)
             except ValueError as error:
                 yield None, {"stage": "normalize", "origin": raw.get("origin", ""), "error": str(error)}
+                continue
+            if worth_tagging is None or worth_tagging(article):
+                batch.append(article)
             if len(batch) >= _BATCH:
                 yield from _tagged_batch(batch, nlp, aliases, matcher)
                 batch = []
     if batch:
         yield from _tagged_batch(batch, nlp, aliases, matcher)
+
+
+def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path):
+    """Yield ``(article with alerts, None)`` for every archived article some subscription matches,
+    and ``(None, failure)`` for unreadable ones. Writes nothing anywhere."""
+    matcher = compile_subscriptions(subscriptions, known_topics=taxonomy)
+
+    def worth_tagging(article):
+        return matcher.could_match(f"{article['title']}\n{article['text']}")
+
+    for article, failed in tag_paths(paths, taxonomy, model=model, aliases_path=aliases_path,
+                                     worth_tagging=worth_tagging):
+        if failed is not None:
+            yield None, failed
+            continue
+        matched = match_subscriptions(article, matcher)
+        if matched["alerts"]:
+            yield matched, None

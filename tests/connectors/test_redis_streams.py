@@ -12,6 +12,7 @@ from connectors.redis_streams import (
     WriteToRedisStreams,
     append_once,
     article_entries,
+    title_key,
 )
 
 KEYS = RedisKeys()
@@ -29,11 +30,13 @@ def tagged(article_id, topics=("sanctions",), alerts=()):
 
 def test_article_entries_layout():
     entries = article_entries(tagged("a1", topics=("sanctions", "diplomacy"), alerts=("ns2",)), KEYS)
-    assert [(kind, stream, marker) for kind, stream, marker, _ in entries] == [
-        ("events", "newsmon:events", "newsmon:seen:events:a1"),
-        ("topic:sanctions", "newsmon:topic:sanctions", "newsmon:seen:topic:sanctions:a1"),
-        ("topic:diplomacy", "newsmon:topic:diplomacy", "newsmon:seen:topic:diplomacy:a1"),
-        ("alerts:ns2", "newsmon:alerts:ns2", "newsmon:seen:alerts:ns2:a1"),
+    story = title_key("Title a1")
+    assert [(kind, stream, markers) for kind, stream, markers, _ in entries] == [
+        ("events", "newsmon:events", ("newsmon:seen:events:a1",)),
+        ("topic:sanctions", "newsmon:topic:sanctions", ("newsmon:seen:topic:sanctions:a1",)),
+        ("topic:diplomacy", "newsmon:topic:diplomacy", ("newsmon:seen:topic:diplomacy:a1",)),
+        ("alerts:ns2", "newsmon:alerts:ns2",
+         ("newsmon:seen:alerts:ns2:a1", f"newsmon:seen:alerts:ns2:title:{story}")),
     ]
     for _, _, _, fields in entries:
         assert all(isinstance(value, str) for value in fields.values())
@@ -76,6 +79,15 @@ def test_write_to_redis_streams_twice_adds_nothing(redis_url, redis_db):
     assert redis_db.xlen("newsmon:alerts:ns2") == 5
     titles = [fields["title"] for _, fields in redis_db.xrange("newsmon:alerts:ns2")]
     assert titles == [f"Title w{i}" for i in (1, 3, 5, 7, 9)]
+
+
+def test_same_story_from_two_feeds_alerts_once(redis_url, redis_db):
+    first = {**tagged("feed-a-1", alerts=("ns2",)), "title": "Germany halts Nord Stream 2 certification"}
+    second = {**tagged("feed-b-9", alerts=("ns2",)), "title": "Germany halts Nord-Stream 2 certification!"}
+    other = {**tagged("feed-b-10", alerts=("ns2",)), "title": "Germany resumes Nord Stream 2 certification"}
+    write([first, second, other], redis_url)
+    assert [f["id"] for _, f in redis_db.xrange("newsmon:alerts:ns2")] == ["feed-a-1", "feed-b-10"]
+    assert redis_db.xlen("newsmon:events") == 3  # the events stream keeps every article
 
 
 def test_prefix_is_configurable(redis_url, redis_db):

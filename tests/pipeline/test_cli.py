@@ -96,10 +96,59 @@ def test_alerts_show_after_replay(capsys, redis_url):
     assert json.loads(out.splitlines()[0])["subscription"] == "ns2"
 
 
-@pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"],
+@pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"], ["rules", "test"],
+                                     ["alerts", "tail"], ["deliver"],
                                      ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
         main([*command, "--help"])
     assert exited.value.code == 0
     assert "usage: newsmon" in capsys.readouterr().out
+
+
+def test_rules_test_previews_a_stored_rule_and_writes_nothing(capsys, redis_url, redis_db, tmp_path):
+    (tmp_path / "other.jsonl").write_text(json.dumps({"title": "Gazprom results", "text": "Gazprom profits."})
+                                          + "\n" + json.dumps({"title": "Bakery", "text": "Bread."}) + "\n")
+    run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--any", "gazprom", "--redis", redis_url)
+    before = sorted(redis_db.keys("*"))
+    status, out, _ = run(capsys, "rules", "test", "ns2", "--archive", str(SEED_ARTICLE), str(tmp_path),
+                         "--redis", redis_url)
+    assert status == 0
+    assert "Antony Blinken and Sergey Lavrov" in out and "Gazprom results" in out and "Bakery" not in out
+    assert "Nord Stream 2 pipeline" in out
+    assert out.rstrip().endswith("2 matching article(s); nothing was written to Redis.")
+    assert sorted(redis_db.keys("*")) == before
+
+
+def test_rules_test_takes_a_yaml_file(capsys, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("subscriptions:\n  arctic:\n    topics: [arctic_militarization]\n", encoding="utf-8")
+    status, out, _ = run(capsys, "rules", "test", str(rules), "--archive", str(SEEDS), "--json")
+    assert status == 0
+    [line] = out.splitlines()
+    [alert] = json.loads(line)["alerts"]
+    assert alert["id"] == "arctic" and "militarization" in alert["terms"]
+
+
+def test_alerts_tail_acks_what_it_printed(capsys, redis_url, redis_db):
+    for i in range(3):
+        redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": f"Story {i}", "id": str(i)})
+    status, out, _ = run(capsys, "alerts", "tail", "ns2", "--json", "--limit", "2", "--redis", redis_url)
+    assert status == 0 and [json.loads(line)["title"] for line in out.splitlines()] == ["Story 0", "Story 1"]
+    status, out, _ = run(capsys, "alerts", "tail", "ns2", "--redis", redis_url)
+    assert "Story 2" in out and "Story 0" not in out
+    assert redis_db.xpending("newsmon:alerts:ns2", "tail")["pending"] == 0
+
+
+def test_deliver_once_posts_every_waiting_alert(capsys, redis_url, redis_db):
+    from tests.connectors.test_webhook import Receiver
+
+    receiver = Receiver()
+    try:
+        for i in range(2):
+            redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": f"Story {i}", "id": str(i)})
+        status, _, err = run(capsys, "deliver", "ns2", "--webhook", receiver.url, "--once", "--redis", redis_url)
+        assert status == 0 and "delivered 2 alert(s)" in err
+        assert [body["title"] for body in receiver.received] == ["Story 0", "Story 1"]
+    finally:
+        receiver.server.shutdown()
