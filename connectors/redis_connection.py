@@ -11,11 +11,12 @@ import atexit
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import redis
 
-__all__ = ["DEFAULT_URL", "EmbeddedRedis", "data_dir", "redis_client", "resolve_redis"]
+__all__ = ["DEFAULT_URL", "EmbeddedRedis", "call_with_retry", "data_dir", "redis_client", "resolve_redis"]
 
 DEFAULT_URL = "redis://localhost:6379/0"
 _log = logging.getLogger(__name__)
@@ -33,6 +34,33 @@ def data_dir():
 def redis_client(url, **kwargs):
     """A redis-py client for ``url`` (redis://, rediss://, unix://), replies decoded."""
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30, **kwargs)
+
+
+def call_with_retry(operation, *, url, retry_seconds=60, max_delay=5.0):
+    """``operation()``, retried with exponential backoff while Redis is unreachable.
+
+    Logs one line when Redis first fails and one when it is back. Gives up
+    (re-raising) after ``retry_seconds``; ``None`` retries for ever.
+    """
+    deadline = None if retry_seconds is None else time.monotonic() + retry_seconds
+    delay = 0.1
+    failing = False
+    while True:
+        try:
+            result = operation()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise
+            if not failing:
+                limit = "until it is back" if deadline is None else f"for up to {retry_seconds:g} s"
+                _log.warning("newsmon: Redis unreachable at %s (%s); retrying %s", url, error, limit)
+                failing = True
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+            continue
+        if failing:
+            _log.warning("newsmon: Redis at %s is back", url)
+        return result
 
 
 def _answers(url):

@@ -18,20 +18,18 @@ once. Entry fields are flat strings; lists go as JSON.
 
 import hashlib
 import json
-import logging
-import time
 import uuid
 
 import apache_beam as beam
-import redis
 from apache_beam.metrics import Metrics
 
-from connectors.redis_connection import redis_client
+from connectors.redis_connection import call_with_retry, redis_client
 from transforms.text import term_tokens
 
 __all__ = [
     "APPEND_ONCE_SCRIPT",
     "RedisKeys",
+    "SkipProcessedArticles",
     "WriteDeadLetters",
     "WriteToRedisStreams",
     "alert_fields",
@@ -44,7 +42,6 @@ DEFAULT_MAXLEN = 100_000
 DEFAULT_MARKER_TTL = 90 * 24 * 3600
 _FLUSH_EVERY = 200
 _KEY_ENTITIES = 10
-_log = logging.getLogger(__name__)
 
 APPEND_ONCE_SCRIPT = """
 -- KEYS: marker, ..., stream. Append only if no marker existed; set them all.
@@ -80,8 +77,13 @@ class RedisKeys:
     def seen(self, stream, entry_id):
         return f"{self.prefix}seen:{stream[len(self.prefix):]}:{entry_id}"
 
-    def progress(self, run_id):
-        return f"{self.prefix}progress:{run_id}"
+    def run_stats(self, run_id):
+        """Hash of a run's running totals (articles, alerts, failed), for progress and status lines."""
+        return f"{self.prefix}run:{run_id}"
+
+    def processed(self, article_id):
+        """Marks an article the monitor has fully processed, so later polls skip it."""
+        return f"{self.prefix}seen:processed:{article_id}"
 
 
 def _json(value):
@@ -173,14 +175,17 @@ def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TT
 class _AppendToStreamsFn(beam.DoFn):
     """Buffers entries per bundle and appends them once each, retrying while Redis is down."""
 
-    def __init__(self, redis_url, prefix, entries_of, maxlen, ttl, retry_seconds, progress_key):
+    def __init__(self, redis_url, prefix, entries_of, maxlen, ttl, retry_seconds, stats_key, stats_field,
+                 mark_processed):
         self._redis_url = redis_url
         self._prefix = prefix
         self._entries_of = entries_of
         self._maxlen = maxlen
         self._ttl = ttl
         self._retry_seconds = retry_seconds
-        self._progress_key = progress_key
+        self._stats_key = stats_key
+        self._stats_field = stats_field
+        self._mark_processed = mark_processed
 
     def setup(self):
         self._client = redis_client(self._redis_url)
@@ -190,11 +195,11 @@ class _AppendToStreamsFn(beam.DoFn):
 
     def start_bundle(self):
         self._entries = []
-        self._elements = 0
+        self._ids = []
 
     def process(self, element):
         self._entries.extend(self._entries_of(element, self._keys))
-        self._elements += 1
+        self._ids.append(element.get("id") or element.get("article_id") or "")
         if len(self._entries) >= _FLUSH_EVERY:
             self._flush()
 
@@ -212,32 +217,32 @@ class _AppendToStreamsFn(beam.DoFn):
             counter = self._counters[kind] = Metrics.counter("written", kind)
         counter.inc()
 
+    def _write(self):
+        results = append_once(self._client, self._entries, maxlen=self._maxlen, ttl=self._ttl)
+        pipe = self._client.pipeline(transaction=False)
+        if self._mark_processed:
+            for article_id in filter(None, self._ids):
+                pipe.set(self._keys.processed(article_id), "1", ex=self._ttl)
+        if self._stats_key:
+            new_alerts = sum(1 for (kind, *_), r in zip(self._entries, results)
+                             if r is not None and kind.startswith("alerts:"))
+            pipe.hincrby(self._stats_key, self._stats_field, len(self._ids))
+            pipe.hincrby(self._stats_key, "alerts", new_alerts)
+            pipe.expire(self._stats_key, 7 * 24 * 3600)
+        pipe.execute()
+        return results
+
     def _flush(self):
-        if not self._entries and not self._elements:
+        if not self._ids:
             return
-        deadline = time.monotonic() + self._retry_seconds
-        delay = 0.1
-        while True:
-            try:
-                results = append_once(self._client, self._entries, maxlen=self._maxlen, ttl=self._ttl)
-                if self._progress_key and self._elements:
-                    self._client.incrby(self._progress_key, self._elements)
-                break
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                if time.monotonic() + delay > deadline:
-                    raise
-                if delay == 0.1:
-                    _log.warning("newsmon: Redis unreachable at %s (%s); retrying for up to %d s",
-                                 self._redis_url, error, self._retry_seconds)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        results = call_with_retry(self._write, url=self._redis_url, retry_seconds=self._retry_seconds)
         for (kind, _, _, _), result in zip(self._entries, results):
             if result is None:
                 self._duplicates.inc()
             else:
                 self._count(kind)
         self._entries = []
-        self._elements = 0
+        self._ids = []
 
 
 class WriteToRedisStreams(beam.PTransform):
@@ -247,13 +252,14 @@ class WriteToRedisStreams(beam.PTransform):
     """
 
     def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
-                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, progress_key=None):
+                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False):
         super().__init__()
         if not redis_url:
             raise ValueError("WriteToRedisStreams needs a Redis URL")
         if maxlen < 1 or marker_ttl < 1:
             raise ValueError("maxlen and marker_ttl must be positive")
-        self._args = (redis_url, prefix, article_entries, maxlen, marker_ttl, retry_seconds, progress_key)
+        self._args = (redis_url, prefix, article_entries, maxlen, marker_ttl, retry_seconds, stats_key,
+                      "articles", mark_processed)
 
     def expand(self, articles):
         return articles | beam.ParDo(_AppendToStreamsFn(*self._args))
@@ -263,11 +269,13 @@ class WriteDeadLetters(beam.PTransform):
     """Failure records (transforms.deadletter) -> entries on the ``deadletter`` stream."""
 
     def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
-                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, progress_key=None):
+                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False):
         super().__init__()
         if not redis_url:
             raise ValueError("WriteDeadLetters needs a Redis URL")
-        self._args = (redis_url, prefix, deadletter_entries, maxlen, marker_ttl, retry_seconds, progress_key)
+        # A failed article counts as processed too: it is in the dead letters, not lost.
+        self._args = (redis_url, prefix, deadletter_entries, maxlen, marker_ttl, retry_seconds, stats_key,
+                      "failed", mark_processed)
 
     def expand(self, failures):
         return failures | beam.ParDo(_AppendToStreamsFn(*self._args))
@@ -275,3 +283,39 @@ class WriteDeadLetters(beam.PTransform):
 
 def new_run_id():
     return uuid.uuid4().hex[:12]
+
+
+class _SkipProcessedFn(beam.DoFn):
+    def __init__(self, redis_url, prefix, retry_seconds):
+        self._redis_url = redis_url
+        self._prefix = prefix
+        self._retry_seconds = retry_seconds
+
+    def setup(self):
+        self._client = redis_client(self._redis_url)
+        self._keys = RedisKeys(self._prefix)
+        self._skipped = Metrics.counter("newsmon", "already_processed")
+
+    def process(self, article):
+        key = self._keys.processed(article["id"])
+        if call_with_retry(lambda: self._client.exists(key), url=self._redis_url,
+                           retry_seconds=self._retry_seconds):
+            self._skipped.inc()
+            return
+        yield article
+
+
+class SkipProcessedArticles(beam.PTransform):
+    """Drops articles a previous poll already took through the whole graph (monitor only).
+
+    The marker is set by WriteToRedisStreams(mark_processed=True) after the
+    article's entries are written, so an article in flight when the monitor
+    stops is processed again on restart, never lost.
+    """
+
+    def __init__(self, redis_url, *, prefix="newsmon:", retry_seconds=None):
+        super().__init__()
+        self._args = (redis_url, prefix, retry_seconds)
+
+    def expand(self, articles):
+        return articles | beam.ParDo(_SkipProcessedFn(*self._args))

@@ -57,7 +57,7 @@ def _counters(result):
     return counts
 
 
-def _run_with_progress(run, client, progress_key, total, show_bar):
+def _run_with_progress(run, client, stats_key, total, show_bar):
     """Run ``run()`` in a thread; a progress bar follows the sink's counter in Redis."""
     outcome = {}
 
@@ -76,12 +76,12 @@ def _run_with_progress(run, client, progress_key, total, show_bar):
             while thread.is_alive():
                 thread.join(0.3)
                 try:
-                    done = int(client.get(progress_key) or 0)
+                    done = sum(int(n) for n in client.hmget(stats_key, "articles", "failed") if n)
                 except Exception:  # noqa: BLE001 - the bar is cosmetic
                     continue
                 bar.update(max(0, min(done, total) - bar.n))
     thread.join()
-    client.delete(progress_key)
+    client.delete(stats_key)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
@@ -132,13 +132,13 @@ def cmd_replay(args, beam_args):
     subscriptions = store.all()
     if args.subscriptions:
         subscriptions.update(load_subscriptions_file(args.subscriptions, known_topics=taxonomy))
-    progress_key = keys.progress(new_run_id())
+    stats_key = keys.run_stats(new_run_id())
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, batch_size=args.batch_size,
-                       progress_key=progress_key)
+                       stats_key=stats_key)
     show_bar = sys.stderr.isatty() and not args.no_progress
     result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
-                                client, progress_key, count_articles(files), show_bar)
+                                client, stats_key, count_articles(files), show_bar)
     counts = _counters(result)
     _print_summary(counts, keys, client, url, files, taxonomy, subscriptions)
     if args.show and subscriptions:

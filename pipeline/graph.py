@@ -10,7 +10,7 @@ The graph does not know which source feeds it.
 
 import apache_beam as beam
 
-from connectors.redis_streams import WriteDeadLetters, WriteToRedisStreams
+from connectors.redis_streams import SkipProcessedArticles, WriteDeadLetters, WriteToRedisStreams
 from transforms.entities import ExtractEntities
 from transforms.normalize import NormalizeArticles
 from transforms.subscriptions import MatchSubscriptions
@@ -29,12 +29,17 @@ class ArticlesToAlerts(beam.PTransform):
     def expand(self, source):
         c = self._config
         normalized = source["articles"] | "NormalizeArticles" >> NormalizeArticles()
-        with_entities = normalized.articles | "ExtractEntities" >> ExtractEntities(
+        articles = normalized.articles
+        if c.skip_processed:
+            articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
+                c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
         matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
             c.subscriptions, known_topics=list(c.taxonomy))
-        sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, progress_key=c.progress_key)
+        sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
+                    stats_key=c.stats_key, mark_processed=c.skip_processed)
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)
         failures = (
             source["failed"], normalized.failed, with_entities.failed, tagged.failed, matched.failed

@@ -31,7 +31,9 @@ class RunConfig:
     maxlen: int = DEFAULT_MAXLEN
     marker_ttl: int = DEFAULT_MARKER_TTL
     batch_size: int = 32
-    progress_key: str = None
+    stats_key: str = None  # hash of running totals (see RedisKeys.run_stats)
+    retry_seconds: float = 60  # how long writes wait for an unreachable Redis; None: for ever
+    skip_processed: bool = False  # monitor: skip articles an earlier poll processed
 
 
 def add_redis_arguments(parser):
