@@ -49,7 +49,7 @@ ENTITY_LABELS = frozenset(
 _FIELDS = frozenset(
     "any all none within entities topics sources min_hits min_score description".split()
 )
-_RULE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_RULE_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _MAX_EVIDENCE = 3
 _MAX_EVIDENCE_CHARS = 400
 
@@ -92,7 +92,7 @@ class _Rule:
 
 def validate_rule_id(rule_id, kind="rule"):
     """Raise RuleError unless ``rule_id`` is safe as a Redis key part and a file name."""
-    if not isinstance(rule_id, str) or not _RULE_ID_RE.match(rule_id):
+    if not isinstance(rule_id, str) or not _RULE_ID_RE.fullmatch(rule_id):
         raise RuleError(
             f"{kind} name {rule_id!r}: use 1-64 lower-case letters, digits, '_', '-' or '.',"
             " starting with a letter or digit"
@@ -278,7 +278,7 @@ class RuleMatcher:
         """
         analyzed = analyzed or analyze(text)
         found = self.find_terms(analyzed.tokens)
-        entity_keys = {(e["label"], e["canonical"].lower()) for e in entities}
+        entity_keys = {(e["label"], " ".join(e["canonical"].lower().split())) for e in entities}
         topic_ids = {t.lower() for t in topics}
         candidates = set()
         for key in found:
@@ -314,7 +314,7 @@ class RuleMatcher:
             if not group_spans:
                 return None
             spans.extend(group_spans)
-        hits = len({(s, e) for s, e, _ in spans})
+        hits = _distinct_mentions(spans)
         if rule.has_terms and hits < rule.min_hits:
             return None
         score = score_for(hits)
@@ -325,6 +325,17 @@ class RuleMatcher:
         sentences = list(dict.fromkeys(analyzed.sentence_of[s] for s, _, _ in spans))
         evidence = [analyzed.sentence_text(i)[:_MAX_EVIDENCE_CHARS] for i in sentences[:_MAX_EVIDENCE]]
         return Hit(rule.rule_id, score, terms, evidence)
+
+
+def _distinct_mentions(spans):
+    """How many separate mentions the spans make: overlapping terms ("nord stream" inside
+    "nord stream 2") are one mention."""
+    mentions, end = 0, -1
+    for start, stop, _ in sorted(spans):
+        if start >= end:
+            mentions += 1
+        end = max(end, stop)
+    return mentions
 
 
 def _all_group_spans(rule, analyzed, found):

@@ -19,14 +19,15 @@ __all__ = ["AnalyzedText", "analyze", "term_tokens"]
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
 # A sentence ends at . ! or ? (closing quotes or brackets may follow) before
-# whitespace and a capital, digit or opening quote; or at a line break.
-_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
+# whitespace and a capital or digit (an opening quote may come first); or at a
+# line break.
+_SENTENCE_END_RE = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?(\w))|\n+")
 
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st gen col lt sgt capt adm cmdr maj gov sen rep rev
-    jr sr inc corp co ltd no vs etc fig jan feb mar apr jun jul aug sep sept
-    oct nov dec approx est dept""".split()
+    jr sr inc corp ltd vs fig jan feb mar apr jun jul aug sep sept oct nov dec
+    approx dept""".split()
 )
 _INITIALS_RE = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
 
@@ -58,6 +59,9 @@ class AnalyzedText:
 def _sentence_starts(text):
     starts = [0]
     for match in _SENTENCE_END_RE.finditer(text):
+        following = match.group(1)
+        if following is not None and not (following.isupper() or following.isdigit()):
+            continue
         if match.group()[0] == ".":
             before = text[: match.start()].rsplit(None, 1)
             word = before[-1] if before else ""
