@@ -12,6 +12,8 @@ have at least one condition):
     sources:  [source, ...]          the article comes from one of these sources
     min_hits: N                      at least N term occurrences count as evidence
     min_score: 0.0-1.0               the hit's score reaches this
+    anyof:    [rule, ...]            alternatives: the rule matches if one of them does
+                                     (fields beside anyof apply to every alternative)
     description: text                for people; ignored by the matcher
 
 Terms match whole words, case-insensitively, ignoring punctuation: ``"U.S."``
@@ -47,7 +49,7 @@ ENTITY_LABELS = frozenset(
     "DATE TIME PERCENT MONEY QUANTITY ORDINAL CARDINAL".split()
 )
 _FIELDS = frozenset(
-    "any all none within entities topics sources min_hits min_score description".split()
+    "any all none within entities topics sources min_hits min_score description anyof".split()
 )
 _RULE_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _MAX_EVIDENCE = 3
@@ -193,6 +195,27 @@ def _parse_rule(rule_id, spec, kind):
     return rule
 
 
+def _parse_alternatives(rule_id, spec, kind):
+    """A rule, or with ``anyof: [rule, ...]`` one rule per alternative (the other fields
+    shared by all of them); the rule matches when one alternative does."""
+    if not isinstance(spec, dict) or "anyof" not in spec:
+        return [_parse_rule(rule_id, spec, kind)]
+    alternatives = spec["anyof"]
+    if not isinstance(alternatives, list) or not alternatives or not all(isinstance(a, dict) for a in alternatives):
+        raise RuleError(f"rule {rule_id!r}: field 'anyof': expected a list of rules")
+    shared = {k: v for k, v in spec.items() if k != "anyof"}
+    rules = []
+    for index, alternative in enumerate(alternatives):
+        if "anyof" in alternative:
+            raise RuleError(f"rule {rule_id!r}: field 'anyof[{index}]': alternatives do not nest")
+        try:
+            rules.append(_parse_rule(rule_id, {**shared, **alternative}, kind))
+        except RuleError as error:
+            raise RuleError(str(error).replace(f"rule {rule_id!r}:", f"rule {rule_id!r}: anyof[{index}]:", 1)) \
+                from error
+    return rules
+
+
 def score_for(hits):
     """A score in (0, 1] that grows with the number of term occurrences found."""
     return 1.0 if hits == 0 else round(1 - 0.6**hits, 3)
@@ -287,12 +310,19 @@ class RuleMatcher:
             candidates.update(self._rules_by_entity.get(key, ()))
         for topic in topic_ids:
             candidates.update(self._rules_by_topic.get(topic, ()))
-        hits = []
+        hits = {}
         for index in sorted(candidates):
             hit = self._evaluate(self.rules[index], analyzed, found, entity_keys, topic_ids, source)
-            if hit is not None:
-                hits.append(hit)
-        return hits
+            if hit is None:
+                continue
+            previous = hits.get(hit.rule_id)
+            if previous is None:
+                hits[hit.rule_id] = hit
+            else:  # another alternative of the same rule: one hit, all the evidence
+                previous.score = max(previous.score, hit.score)
+                previous.terms = list(dict.fromkeys(previous.terms + hit.terms))
+                previous.evidence = list(dict.fromkeys(previous.evidence + hit.evidence))[:_MAX_EVIDENCE]
+        return list(hits.values())
 
     def _evaluate(self, rule, analyzed, found, entity_keys, topic_ids, source):
         if any(key in found for key in rule.none_terms):
@@ -374,7 +404,7 @@ def compile_rules(specs, *, kind="rule", known_topics=None):
     """Compile ``{rule id: spec}`` into a RuleMatcher; RuleError names the rule and field."""
     if not isinstance(specs, dict):
         raise RuleError(f"expected a mapping of {kind} names to rules, got {type(specs).__name__}")
-    rules = [_parse_rule(rule_id, spec, kind) for rule_id, spec in specs.items()]
+    rules = [rule for rule_id, spec in specs.items() for rule in _parse_alternatives(rule_id, spec, kind)]
     if known_topics is not None:
         known = {t.lower() for t in known_topics}
         for rule in rules:

@@ -438,3 +438,23 @@ def test_sentences_split_before_non_ascii_capitals_and_after_no():
     assert analyze("They met in Ålesund. Øresund was next.").sentence_texts() == [
         "They met in Ålesund.", "Øresund was next."]
     assert analyze("He said no. Russia refused.").sentence_texts() == ["He said no.", "Russia refused."]
+
+
+def test_anyof_alternatives_share_fields_and_give_one_hit():
+    matcher = compile_rules({"enrichment": {
+        "none": ["reactor fuel"],
+        "anyof": [{"any": ["warheads"]},
+                  {"all": [["uranium enrichment"], ["weapons", "bomb"]], "within": "sentence"}]}})
+    [hit] = matcher.match("Iran expanded uranium enrichment. Experts fear a bomb. It has no warheads yet.")
+    assert hit.rule_id == "enrichment" and hit.terms == ["warheads"]
+    [hit] = matcher.match("Uranium enrichment could yield a bomb, experts say. Talks on warheads stalled.")
+    assert set(hit.terms) == {"uranium enrichment", "bomb", "warheads"} and len(hit.evidence) == 2
+    assert matcher.match("Uranium enrichment for reactor fuel. No bomb is planned.") == []
+    assert matcher.match("Uranium enrichment rose. A bomb threat closed the airport.") == []
+
+
+def test_anyof_errors_name_the_alternative():
+    with pytest.raises(RuleError, match=r"rule 'x': anyof\[1\]: field 'within'"):
+        compile_rules({"x": {"anyof": [{"any": ["a"]}, {"any": ["b"], "within": "page"}]}})
+    with pytest.raises(RuleError, match="'anyof': expected a list of rules"):
+        compile_rules({"x": {"anyof": "a"}})
