@@ -15,7 +15,7 @@ import yaml
 from transforms.rules import RuleError
 from transforms.subscriptions import compile_subscriptions
 
-__all__ = ["SubscriptionStore", "load_subscriptions_file"]
+__all__ = ["LiveSubscriptions", "SubscriptionStore", "load_subscriptions_file"]
 
 
 def load_subscriptions_file(path, known_topics=None):
@@ -70,3 +70,31 @@ class SubscriptionStore:
             rule.pop("paused", None)
         self._client.hset(self._key, name, json.dumps(rule, sort_keys=True))
         return True
+
+
+class LiveSubscriptions:
+    """The subscriptions stored in Redis, re-read on demand; a picklable factory for MatchSubscriptions.
+
+        live = LiveSubscriptions(url, prefix)()      # in the worker
+        changed, subscriptions = live.poll()
+    """
+
+    def __init__(self, redis_url, prefix="newsmon:"):
+        self._redis_url = redis_url
+        self._prefix = prefix
+
+    def __call__(self):
+        from connectors.redis_connection import redis_client
+        from connectors.redis_streams import RedisKeys
+
+        self._client = redis_client(self._redis_url)
+        self._key = RedisKeys(self._prefix).subscriptions
+        self._last = None
+        return self
+
+    def poll(self):
+        """``(changed since the last poll, {name: rule})``."""
+        raw = self._client.hgetall(self._key)
+        changed = raw != self._last
+        self._last = raw
+        return changed, {name: json.loads(value) for name, value in raw.items()}

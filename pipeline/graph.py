@@ -11,6 +11,7 @@ The graph does not know which source feeds it.
 import apache_beam as beam
 
 from connectors.redis_streams import SkipProcessedArticles, WriteDeadLetters, WriteToRedisStreams
+from connectors.subscription_store import LiveSubscriptions
 from transforms.entities import ExtractEntities
 from transforms.normalize import NormalizeArticles
 from transforms.subscriptions import MatchSubscriptions
@@ -36,8 +37,9 @@ class ArticlesToAlerts(beam.PTransform):
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
+        live = LiveSubscriptions(c.redis_url, c.prefix) if c.live_subscriptions else None
         matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
-            c.subscriptions, known_topics=list(c.taxonomy))
+            c.subscriptions, known_topics=list(c.taxonomy), live_source=live, refresh_seconds=c.refresh_seconds)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)

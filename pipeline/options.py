@@ -34,6 +34,8 @@ class RunConfig:
     stats_key: str = None  # hash of running totals (see RedisKeys.run_stats)
     retry_seconds: float = 60  # how long writes wait for an unreachable Redis; None: for ever
     skip_processed: bool = False  # monitor: skip articles an earlier poll processed
+    live_subscriptions: bool = False  # monitor: follow subscriptions added/paused/removed in Redis
+    refresh_seconds: float = 5.0
 
 
 def add_redis_arguments(parser):

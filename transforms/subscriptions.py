@@ -9,6 +9,9 @@ All subscriptions compile into one matcher, so one pass over the article
 serves them all.
 """
 
+import logging
+import time
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
@@ -16,6 +19,8 @@ from transforms.deadletter import FAILED, failure
 from transforms.rules import RuleError, compile_rules, validate_rule_id
 
 __all__ = ["MatchSubscriptions", "compile_subscriptions", "match_subscriptions", "rule_of"]
+
+_log = logging.getLogger(__name__)
 
 # Fields of a stored subscription that are not part of its rule.
 _STATE_FIELDS = ("paused", "created")
@@ -59,15 +64,41 @@ def match_subscriptions(article, matcher):
 
 
 class _MatchSubscriptionsFn(beam.DoFn):
-    def __init__(self, subscriptions, known_topics):
+    def __init__(self, subscriptions, known_topics, live_source, refresh_seconds):
         self._subscriptions = subscriptions
         self._known_topics = known_topics
+        self._live_source = live_source
+        self._refresh_seconds = refresh_seconds
 
     def setup(self):
         self._matcher = compile_subscriptions(self._subscriptions, self._known_topics)
         self._counters = {}
+        self._live = None
+        self._next_refresh = 0.0
+        if self._live_source is not None:
+            self._live = self._live_source()
+
+    def _refresh(self):
+        """Recompile when the live subscriptions changed (checked every refresh_seconds)."""
+        now = time.monotonic()
+        if now < self._next_refresh:
+            return
+        self._next_refresh = now + self._refresh_seconds
+        try:
+            changed, live = self._live.poll()
+        except Exception as error:  # noqa: BLE001 - keep matching with what we have
+            _log.warning("newsmon: cannot refresh subscriptions (%s); keeping the current ones", error)
+            return
+        if changed:
+            merged = {**self._subscriptions, **live}
+            try:
+                self._matcher = compile_subscriptions(merged, self._known_topics)
+            except RuleError as error:
+                _log.warning("newsmon: subscriptions not reloaded: %s", error)
 
     def process(self, article):
+        if self._live is not None:
+            self._refresh()
         try:
             matched = match_subscriptions(article, self._matcher)
         except Exception as error:  # noqa: BLE001 - any failure goes to the dead letters
@@ -86,9 +117,14 @@ class MatchSubscriptions(beam.PTransform):
     """Articles -> articles with ``alerts``; outputs ``articles`` and ``failed``.
 
     ``subscriptions`` is ``{name: rule}``; a bad rule raises ValueError here.
+    ``live_source``, if given, is a picklable factory of an object whose
+    ``poll()`` returns ``(changed, {name: rule})`` (see
+    connectors.subscription_store.LiveSubscriptions): subscriptions added,
+    paused or removed while the pipeline runs take effect within
+    ``refresh_seconds``.
     """
 
-    def __init__(self, subscriptions, known_topics=None):
+    def __init__(self, subscriptions, known_topics=None, *, live_source=None, refresh_seconds=5.0):
         super().__init__()
         try:
             compile_subscriptions(subscriptions, known_topics)
@@ -96,7 +132,10 @@ class MatchSubscriptions(beam.PTransform):
             raise ValueError(f"subscription {error}") from error
         self._subscriptions = dict(subscriptions)
         self._known_topics = list(known_topics) if known_topics is not None else None
+        self._live_source = live_source
+        self._refresh_seconds = refresh_seconds
 
     def expand(self, articles):
-        return articles | beam.ParDo(
-            _MatchSubscriptionsFn(self._subscriptions, self._known_topics)).with_outputs(FAILED, main="articles")
+        return articles | beam.ParDo(_MatchSubscriptionsFn(
+            self._subscriptions, self._known_topics, self._live_source, self._refresh_seconds,
+        )).with_outputs(FAILED, main="articles")
