@@ -20,7 +20,8 @@ ARTICLE = {"id": "a", "title": "Gazprom and Nord Stream", "text": "Germany halte
 
 
 def alert_ids(article, subscriptions):
-    return [a["id"] for a in match_subscriptions(article, compile_subscriptions(subscriptions, ["sanctions"]))["alerts"]]
+    matcher = compile_subscriptions(subscriptions, ["sanctions"])
+    return [a["id"] for a in match_subscriptions(article, matcher)["alerts"]]
 
 
 def test_match_by_terms_topics_and_entities():
