@@ -5,6 +5,7 @@
     newsmon subscribe add NAME --topic T --any TERM ...
     newsmon subscribe list|show|remove|pause|resume
     newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
+    newsmon eval CORPUS.jsonl                  precision, recall and F1 of the topics on a labelled corpus
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
     newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
     newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook, exactly once
@@ -257,6 +258,30 @@ def cmd_alerts(args, _beam_args):
     return 0
 
 
+# --- eval -------------------------------------------------------------------
+
+
+def cmd_eval(args, _beam_args):
+    from pipeline.tag import tag_articles
+    from transforms.evaluation import evaluate, format_report, load_corpus
+
+    taxonomy = load_taxonomy(args.topics)
+    corpus = load_corpus(args.corpus)
+    raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
+    tagged = []
+    for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases):
+        if failed is not None:
+            print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
+            continue
+        tagged.append({**article, "id": article["origin"]})
+    report = evaluate(corpus, tagged, topics=list(taxonomy))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(format_report(report))
+    return 0
+
+
 # --- rules test -------------------------------------------------------------
 
 
@@ -406,6 +431,16 @@ def build_parser():
     for sub in actions.choices.values():
         add_redis_arguments(sub)
     subscribe.set_defaults(func=cmd_subscribe)
+
+    evaluation = commands.add_parser(
+        "eval", help="measure topic and entity quality on a labelled corpus",
+        description="Tag a labelled JSONL corpus (title, text, topics, entities) and print per-topic "
+                    "precision, recall and F1, macro F1, key-entity recall, and the misses and false "
+                    "hits with their evidence.")
+    evaluation.add_argument("corpus", metavar="CORPUS.jsonl")
+    evaluation.add_argument("--json", action="store_true", help="the report as one JSON object")
+    add_common_arguments(evaluation)
+    evaluation.set_defaults(func=cmd_eval)
 
     rules = commands.add_parser("rules", help="test rules against an archive",
                                 description="Preview or backtest subscription rules.")

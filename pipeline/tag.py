@@ -14,7 +14,7 @@ from transforms.rules import compile_rules
 from transforms.subscriptions import compile_subscriptions, match_subscriptions
 from transforms.topics import tag_topics
 
-__all__ = ["preview_subscriptions", "tag_paths"]
+__all__ = ["preview_subscriptions", "tag_articles", "tag_paths"]
 
 _BATCH = 32
 
@@ -25,8 +25,9 @@ def _tagged_batch(batch, nlp, aliases, matcher):
         yield tag_topics({**article, "entities": canonical_entities(mentions, aliases)}, matcher), None
 
 
-def tag_paths(paths, taxonomy, *, model, aliases_path, worth_tagging=None):
-    """Yield ``(tagged article, None)`` or ``(None, failure record)`` for every article under paths.
+def tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging=None):
+    """Yield ``(tagged article, None)`` or ``(None, failure record)`` for raw articles (or
+    ``(None, failure)`` pairs passed through, as read_archive_file yields them).
 
     ``worth_tagging(article)``, if given, skips articles it says no to (no NER for them).
     """
@@ -34,23 +35,29 @@ def tag_paths(paths, taxonomy, *, model, aliases_path, worth_tagging=None):
     aliases = load_aliases(aliases_path)
     nlp = load_ner_model(model)
     batch = []
-    for path in archive_files(paths):
-        for raw, failed in read_archive_file(path):
-            if failed is not None:
-                yield None, failed
-                continue
-            try:
-                article = normalize_article(raw)
-            except ValueError as error:
-                yield None, {"stage": "normalize", "origin": raw.get("origin", ""), "error": str(error)}
-                continue
-            if worth_tagging is None or worth_tagging(article):
-                batch.append(article)
-            if len(batch) >= _BATCH:
-                yield from _tagged_batch(batch, nlp, aliases, matcher)
-                batch = []
+    for raw, failed in raw_articles:
+        if failed is not None:
+            yield None, failed
+            continue
+        try:
+            article = normalize_article(raw)
+        except ValueError as error:
+            yield None, {"stage": "normalize", "origin": raw.get("origin", ""), "error": str(error)}
+            continue
+        if worth_tagging is None or worth_tagging(article):
+            batch.append(article)
+        if len(batch) >= _BATCH:
+            yield from _tagged_batch(batch, nlp, aliases, matcher)
+            batch = []
     if batch:
         yield from _tagged_batch(batch, nlp, aliases, matcher)
+
+
+def tag_paths(paths, taxonomy, *, model, aliases_path, worth_tagging=None):
+    """``tag_articles`` over every article of the archive files under ``paths``."""
+    raw_articles = (pair for path in archive_files(paths) for pair in read_archive_file(path))
+    yield from tag_articles(raw_articles, taxonomy, model=model, aliases_path=aliases_path,
+                            worth_tagging=worth_tagging)
 
 
 def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path):

@@ -152,3 +152,23 @@ def test_deliver_once_posts_every_waiting_alert(capsys, redis_url, redis_db):
         assert [body["title"] for body in receiver.received] == ["Story 0", "Story 1"]
     finally:
         receiver.server.shutdown()
+
+
+def test_eval_prints_the_table_with_misses_and_false_hits(capsys, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(a) for a in [
+        {"id": "e1", "title": "EU imposes sanctions on Russian banks",
+         "text": "The European Union imposed new sanctions on three Russian banks on Monday.",
+         "topics": ["sanctions"], "entities": [{"name": "European Union", "label": "ORG"}]},
+        {"id": "e2", "title": "Club sanctioned by the league",
+         "text": "The football club was sanctioned by the league after crowd trouble at the stadium.",
+         "topics": [], "entities": []},
+        {"id": "e3", "title": "Quiet week", "text": "Nothing happened in the Arctic this week.",
+         "topics": ["arctic_militarization"], "entities": []},
+    ]) + "\n", encoding="utf-8")
+    status, out, _ = run(capsys, "eval", str(corpus))
+    assert status == 0
+    assert out.startswith("Evaluated 3 articles.")
+    assert "sanctions               1.000  1.000  1.000        1    1    0    0" in out
+    assert "arctic_militarization  e3" in out  # a miss, listed
+    assert "key-entity recall" in out
