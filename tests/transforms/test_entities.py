@@ -42,6 +42,102 @@ def test_aliases_give_one_name_and_fix_labels(aliases):
         ("United States", "GPE", 4), ("NATO", "ORG", 1)]
 
 
+def test_a_place_that_ends_a_name_stays_a_place(aliases):
+    entities = canonical_entities(
+        [("Denzel Washington", "PERSON"), ("Washington", "GPE"), ("WASHINGTON", "GPE"),
+         ("Space Norway", "PERSON"), ("Norway", "GPE"), ("Norway's", "GPE")], aliases)
+    found = {(e["canonical"], e["label"]): e["count"] for e in entities}
+    assert found == {("Denzel Washington", "PERSON"): 1, ("Washington", "GPE"): 2,
+                     ("Space Norway", "PERSON"): 1, ("Norway", "GPE"): 2}
+
+
+def test_a_lone_word_the_model_calls_a_person_is_the_person_even_if_it_names_a_place(aliases):
+    # "Jordan" is a country in the gazetteer and a surname: the label decides.
+    entities = canonical_entities(
+        [("Jim Jordan", "PERSON"), ("Jordan", "PERSON"), ("Jordan", "GPE"), ("Washington", "PERSON"),
+         ("Denzel Washington", "PERSON")], aliases)
+    found = {(e["canonical"], e["label"]): e["count"] for e in entities}
+    assert found == {("Jim Jordan", "PERSON"): 2, ("Jordan", "GPE"): 1, ("Denzel Washington", "PERSON"): 2}
+
+
+def test_a_word_the_article_uses_as_a_place_is_not_swallowed_by_a_surname():
+    # Not in any table: two place mentions and no person mention of the lone word keep it a place;
+    # one stray place label (a possessive, say) does not.
+    jackson = canonical_entities([("Michael Jackson", "PERSON"), ("Jackson", "GPE"), ("Jackson", "GPE")])
+    assert [(e["canonical"], e["label"], e["count"]) for e in jackson] == [
+        ("Jackson", "GPE", 2), ("Michael Jackson", "PERSON", 1)]
+    one = canonical_entities([("Michael Jackson", "PERSON"), ("Jackson's", "GPE")])
+    assert [(e["canonical"], e["label"], e["count"]) for e in one] == [("Michael Jackson", "PERSON", 2)]
+    # The seed article's pattern: "Blinken" tagged GPE three times and PERSON once is the person.
+    mixed = canonical_entities([("Antony Blinken", "PERSON")] + [("Blinken", "GPE")] * 3 + [("Blinken", "PERSON")])
+    assert [(e["canonical"], e["label"], e["count"]) for e in mixed] == [("Antony Blinken", "PERSON", 5)]
+
+
+def test_known_places_and_organisations_are_never_surnames(aliases):
+    entities = canonical_entities([("Anna Moscow", "PERSON"), ("Moscow", "ORG"), ("Ivan Lukoil", "PERSON"),
+                                   ("Lukoil", "GPE")], aliases)
+    found = {(e["canonical"], e["label"]) for e in entities}
+    assert ("Moscow", "GPE") in found and ("Lukoil", "ORG") in found
+
+
+def test_gazetteer_fixes_labels_but_not_persons_and_renames_nothing(aliases):
+    entities = canonical_entities([("Reykjavik", "ORG"), ("Croatia", "ORG"), ("Chad", "PERSON"),
+                                   ("Kyiv", "PERSON")], aliases)
+    assert [(e["canonical"], e["label"]) for e in entities] == [
+        ("Reykjavik", "GPE"), ("Croatia", "GPE"), ("Chad", "PERSON"), ("Kyiv", "GPE")]  # Kyiv: alias table
+
+
+def test_alias_table_variants(aliases):
+    cases = {
+        ("Britain", "GPE"): ("United Kingdom", "GPE"),
+        ("the Netherlands", "GPE"): ("Netherlands", "GPE"),
+        ("Holland", "GPE"): ("Netherlands", "GPE"),
+        ("the Ukraine", "GPE"): ("Ukraine", "GPE"),
+        ("Kiev", "GPE"): ("Kyiv", "GPE"),
+        ("Moscow", "ORG"): ("Moscow", "GPE"),
+        ("G7", "GPE"): ("Group of Seven", "ORG"),
+        ("the Group of Seven", "ORG"): ("Group of Seven", "ORG"),
+        ("OFAC", "ORG"): ("Office of Foreign Assets Control", "ORG"),
+        ("CTBT", "ORG"): ("Comprehensive Nuclear-Test-Ban Treaty", "LAW"),
+        ("the Comprehensive Nuclear-Test-Ban Treaty", "FAC"): ("Comprehensive Nuclear-Test-Ban Treaty", "LAW"),
+        ("New START", "ORG"): ("New START", "LAW"),
+        ("Druzhba", "PERSON"): ("Druzhba pipeline", "FAC"),
+        ("Nord Stream", "ORG"): ("Nord Stream", "FAC"),
+        ("N.A.T.O.", "ORG"): ("NATO", "ORG"),
+        ("North Atlantic Treaty Organisation", "ORG"): ("NATO", "ORG"),
+        ("the Russian Federation's", "GPE"): ("Russia", "GPE"),
+        ("Türkiye", "GPE"): ("Turkey", "GPE"),
+    }
+    for (text, label), expected in cases.items():
+        [entity] = canonical_entities([(text, label)], aliases)
+        assert (entity["canonical"], entity["label"]) == expected, text
+
+
+def test_load_aliases_merges_the_gazetteer_under_the_alias_table(tmp_path):
+    from transforms.entities import Alias
+
+    table = tmp_path / "aliases.yaml"
+    table.write_text("Oslo City: {label: ORG, aliases: [Oslo]}\nTrondheim: {aliases: [Nidaros]}\n",
+                     encoding="utf-8")
+    places = tmp_path / "places.yaml"
+    places.write_text("GPE: [Oslo, Bergen, Trondheim]\nLOC: [Barents Sea]\n", encoding="utf-8")
+    loaded = load_aliases(table, places=places)
+    assert loaded["oslo"] == Alias("Oslo City", "ORG")  # the alias table wins
+    assert loaded["bergen"] == Alias(None, "GPE", hint=True)
+    assert loaded["barents sea"] == Alias(None, "LOC", hint=True)
+    assert loaded["trondheim"] == Alias("Trondheim", "GPE", hint=True)  # no label here: the gazetteer's
+    assert loaded["nidaros"] == Alias("Trondheim", None)
+    assert "bergen" not in load_aliases(table, places=None)
+    places.write_text("GPE: Oslo\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="list of names"):
+        load_aliases(table, places=places)
+
+
+def test_plain_pairs_still_work_as_an_alias_table():
+    entities = canonical_entities([("U.S.", "ORG")], {"u.s.": ("United States", "GPE")})
+    assert [(e["canonical"], e["label"]) for e in entities] == [("United States", "GPE")]
+
+
 def test_numbers_and_dates_are_dropped_and_case_variants_merge():
     entities = canonical_entities([("Tuesday", "DATE"), ("two", "CARDINAL"), ("WASHINGTON", "GPE"),
                                    ("Washington", "GPE")])

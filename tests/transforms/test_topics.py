@@ -181,6 +181,55 @@ TRUE_POSITIVES = [
      "port of Wilhelmshaven on Saturday, less than a year after construction began. The terminal can supply "
      "about six percent of the country's gas demand. Two more LNG terminals are due to start operating "
      "this winter as Berlin replaces Russian pipeline gas."),
+
+    # Phrasings the tuned taxonomy must still catch.
+    ("arctic_militarization",
+     "Marines rehearse landings in northern Norway",
+     "Several hundred U.S. Marines stormed a beach near Tromsø on Thursday in a landing rehearsal with "
+     "Norwegian coastal rangers. Commanders said the exercise in northern Norway tested how fast reinforcements "
+     "could reach the alliance's northern flank in winter. Russian diplomats called it a provocation."),
+    ("sanctions",
+     "Britain freezes tycoon's assets despite football club stake",
+     "Britain froze the assets of a Russian metals tycoon on Tuesday, accusing him of helping to finance the "
+     "war in Ukraine. He owns a minority stake in a Premier League football club, which said its matches "
+     "would go ahead as planned. His lawyers said he would challenge the decision."),
+    ("sanctions",
+     "EU ministers agree restrictive measures on Iranian drone makers",
+     "European Union foreign ministers agreed on Monday to restrictive measures against eight Iranian "
+     "companies that they said had supplied drones to Russia. The listed firms face an asset freeze and "
+     "European companies may no longer sell them components."),
+    ("sanctions",
+     "Security Council renews arms embargo",
+     "The Security Council voted on Friday to extend for another year the sanctions imposed on armed groups "
+     "in the country, including an arms embargo and travel restrictions on their leaders. Two members "
+     "abstained."),
+    ("cyberattack",
+     "Ministers' email accounts hacked, government says",
+     "Unknown attackers hacked the email accounts of three cabinet ministers and read messages for weeks "
+     "before the breach was found, the government said on Friday. Officials did not say who was behind it."),
+    ("diplomacy",
+     "Warsaw recalls its ambassador after spy arrests",
+     "Poland recalled its ambassador from Minsk for consultations on Monday and summoned Belarus's charge "
+     "d'affaires, after two Polish citizens were arrested on spying charges. The foreign ministry said "
+     "relations had reached a new low."),
+    ("diplomacy",
+     "High-level talks resume after two-year freeze",
+     "India and China held high-level talks in New Delhi on Tuesday for the first time in two years, "
+     "discussing the disputed border and the return of pilgrims. The two sides agreed to meet again in "
+     "Beijing before the end of the year."),
+    ("detention",
+     "Court orders journalist held for two months",
+     "A court in Minsk ordered him held for two months on Friday, a day after security officers picked up "
+     "the journalist at his home. Colleagues said he had been locked up for his reporting on the protests."),
+    ("energy_infrastructure",
+     "Drones strike oil refinery deep inside Russia",
+     "Ukrainian drones struck an oil refinery in the Samara region overnight, starting a fire that took "
+     "several hours to put out, the regional governor said. The refinery processes about 7 million tons of "
+     "crude a year."),
+    ("energy_infrastructure",
+     "Reactor restart eases winter power worries",
+     "A nuclear reactor at the country's largest power plant returned to service on Sunday after a "
+     "three-month outage, easing concerns about winter electricity supplies, the grid operator said."),
 ]
 
 # (topic, title, text): articles that share the topic's vocabulary but must NOT carry it.
@@ -313,6 +362,64 @@ HARD_NEGATIVES = [
      "Shares of the drugmaker rose 8 percent after it reported strong results from two late-stage trials in "
      "its oncology pipeline. Analysts said the pipeline could power growth for the rest of the decade as "
      "older medicines lose patent protection. The company plans to file for approval next year."),
+
+    # Everyday senses of the tuned vocabulary.
+    ("arctic_militarization",
+     "Arctic Monkeys play to 60,000 under tight security",
+     "Arctic Monkeys played the first of two stadium shows on Saturday, with extra security staff deployed "
+     "at every gate after counterfeit tickets were found on sale online. Fans queued for hours."),
+    ("sanctions",
+     "Council sanctions harbour festival after noise study",
+     "The city council sanctioned a three-day harbour festival on Tuesday after an independent study found "
+     "noise levels within legal limits. Councillors said the sanctions on late-night music would stay."),
+    ("sanctions",
+     "Bowler banned for ball tampering",
+     "The board banned the fast bowler for six months and fined him, and his captain was sanctioned for "
+     "failing to report the incident. The cricket board's chief said the game's integrity came first."),
+    ("sanctions",
+     "Agencies count the cost of software breach",
+     "Federal agencies are still assessing what intruders took during months inside their networks, "
+     "officials said. The White House promised a response that would go beyond sanctions."),
+    ("cyberattack",
+     "Ten kitchen hacks to cut your energy bill",
+     "Cooking pasta with the lid on and switching off the oven early are two of the hacks our testers rated "
+     "highest. Readers sent in dozens more, and the best hack of all turned out to be a shopping list."),
+    ("cyberattack",
+     "Card outage was a faulty update, not a cyberattack, bank says",
+     "The bank said on Wednesday that a faulty software update had stopped card payments for six hours and "
+     "that it was not a cyberattack. No customer data was affected."),
+    ("cyberattack",
+     "Taiwan reports record air incursions",
+     "Taiwan's defence ministry reported 45 intrusions by Chinese military aircraft into its air defence "
+     "identification zone on Sunday, the most this year. Jets were scrambled to shadow them."),
+    ("diplomacy",
+     "Sanctions list grows as embassy protests",
+     "The foreign ministry said in a statement that 40 more companies had been added to its sanctions list. "
+     "A spokesman for the embassy called the decision illegitimate."),
+    ("diplomacy",
+     "Mediator joins car strike talks",
+     "The labour secretary was sent as an envoy of the White House to the talks between the carmaker and the "
+     "union, whose members have been on strike for three weeks. Both sides are back at the bargaining table."),
+    ("diplomacy",
+     "A diplomat's widow remembers",
+     "Her late husband, a diplomat for four decades, recalled in his memoirs the night the embassy was "
+     "stormed. She has now given his papers to a university library."),
+    ("detention",
+     "Conference held hostage by one delegation, chair says",
+     "The treaty review conference ended without a final document on Friday. \"This conference has been held "
+     "hostage by one state,\" a Western ambassador said."),
+    ("detention",
+     "Spy series review: a detained journalist and a diplomat's secrets",
+     "In the new spy series, a journalist is detained at a border crossing in the first episode and "
+     "arrested on espionage charges by the third. The screenplay piles on twists until the final episode."),
+    ("energy_infrastructure",
+     "Sugar refinery to close",
+     "A sugar refinery that has operated on the river for more than a century will close next year with the "
+     "loss of 300 jobs, its owner said, blaming energy costs and cheap imports."),
+    ("energy_infrastructure",
+     "Satellite images show new hangars at Arctic air base",
+     "Four new hangars and a fuel depot have appeared at the remote air base, satellite images show. "
+     "Analysts said the runway was now long enough for heavy bombers."),
 ]
 
 
