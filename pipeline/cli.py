@@ -6,6 +6,9 @@
     newsmon subscribe list|show|remove|pause|resume
     newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
     newsmon eval CORPUS.jsonl                  precision, recall and F1 of the topics on a labelled corpus
+    newsmon poll FEEDLIST --once               poll every feed once through the whole pipeline
+    newsmon monitor FEEDLIST --interval 300    poll feeds continuously, alert minutes after a story appears
+    newsmon feeds status                       per feed: health, last status, items, failures, next poll
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
     newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
     newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook, exactly once
@@ -18,6 +21,7 @@ import json
 import logging
 import sys
 import threading
+import time
 
 # Importing Beam logs a note about Google Cloud clients that newsmon does not use.
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -88,12 +92,14 @@ def _run_with_progress(run, client, stats_key, total, show_bar):
     return outcome["result"]
 
 
-def _print_summary(counts, keys, client, url, files, taxonomy, subscriptions):
+def _print_summary(counts, keys, client, url, headline, taxonomy, subscriptions):
     read = counts.get(("newsmon", "articles_read"), 0)
     failed = counts.get(("newsmon", "failed"), 0)
     duplicates = counts.get(("newsmon", "already_written"), 0)
-    print(f"\nReplayed {len(files)} file(s): {read} articles read, {failed} failed"
-          f" (dead letters on {keys.deadletter}).")
+    skipped = counts.get(("newsmon", "already_processed"), 0)
+    print(f"\n{headline}: {read} articles read, {failed} failed (dead letters on {keys.deadletter}).")
+    if skipped:
+        print(f"{skipped} articles were processed by an earlier poll and skipped.")
     print("Topics:")
     for topic in taxonomy:
         print(f"  {topic:<24} {counts.get(('topics', topic), 0):>6} articles")
@@ -141,15 +147,169 @@ def cmd_replay(args, beam_args):
     result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
                                 client, stats_key, count_articles(files), show_bar)
     counts = _counters(result)
-    _print_summary(counts, keys, client, url, files, taxonomy, subscriptions)
-    if args.show and subscriptions:
-        print("\nLatest alerts:")
-        for name in subscriptions:
-            entries = client.xrevrange(keys.alerts(name), count=args.show)
-            if entries:
-                print(f"— {name} ({client.xlen(keys.alerts(name))} on {keys.alerts(name)}):")
-                for entry_id, fields in entries:
-                    print(_format_alert(entry_id, fields))
+    _print_summary(counts, keys, client, url, f"Replayed {len(files)} file(s)", taxonomy, subscriptions)
+    _print_latest_alerts(client, keys, subscriptions, args.show)
+    return 0
+
+
+def _print_latest_alerts(client, keys, subscriptions, count):
+    if not count or not subscriptions:
+        return
+    print("\nLatest alerts:")
+    for name in subscriptions:
+        entries = client.xrevrange(keys.alerts(name), count=count)
+        if entries:
+            print(f"— {name} ({client.xlen(keys.alerts(name))} on {keys.alerts(name)}):")
+            for entry_id, fields in entries:
+                print(_format_alert(entry_id, fields))
+
+
+# --- feeds: poll, monitor, status ---------------------------------------------
+
+
+def _feed_run_setup(args):
+    from connectors.feed_lists import load_feed_list
+
+    taxonomy = load_taxonomy(args.topics)
+    feeds = load_feed_list(args.feedlist)
+    url, server, client, keys = _connect(args)
+    subscriptions = {}
+    if args.subscriptions:
+        subscriptions = load_subscriptions_file(args.subscriptions, known_topics=taxonomy)
+    return taxonomy, feeds, url, server, client, keys, subscriptions
+
+
+def _feed_counts_line(counts):
+    outcomes = {name: counts.get(("feeds", name), 0) for name in ("ok", "not_modified", "failed", "not_due")}
+    return (f"Feeds: {outcomes['ok']} fetched, {outcomes['not_modified']} not modified,"
+            f" {outcomes['failed']} failed, {outcomes['not_due']} not due yet (see: newsmon feeds status).")
+
+
+def cmd_poll(args, beam_args):
+    from connectors.feeds import PollFeeds
+    from pipeline.graph import ArticlesToAlerts
+    from pipeline.options import make_pipeline
+
+    taxonomy, feeds, url, _server, client, keys, subscriptions = _feed_run_setup(args)
+    stats_key = keys.run_stats(new_run_id())
+    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                       aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, skip_processed=True,
+                       live_subscriptions=True)
+    pipeline = make_pipeline(beam_args)
+    source = pipeline | "PollFeeds" >> PollFeeds(
+        feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
+        force=args.force, stats_key=stats_key, verify_processed=True)
+    _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    client.delete(stats_key)
+    counts = _counters(result)
+    all_subscriptions = {**SubscriptionStore(client, keys).all(), **subscriptions}
+    _print_summary(counts, keys, client, url, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
+    print(_feed_counts_line(counts))
+    _print_latest_alerts(client, keys, all_subscriptions, args.show)
+    return 0
+
+
+def _status_line(previous, current):
+    def delta(name):
+        return int(current.get(name, 0)) - int(previous.get(name, 0))
+
+    return (f"{time.strftime('%H:%M:%S')} poll: {delta('feeds_polled')} feeds polled,"
+            f" {delta('articles')} new items, {delta('alerts')} alerts,"
+            f" {max(delta('feed_failures'), delta('failed'))} failures")
+
+
+def cmd_monitor(args, beam_args):
+    import os
+    import signal
+
+    from pipeline.monitor import run_monitor
+
+    taxonomy, feeds, url, server, client, keys, subscriptions = _feed_run_setup(args)
+    run_id = new_run_id()
+    stats_key = keys.run_stats(run_id)
+    stop_key = f"{keys.prefix}monitor:{run_id}:stop"
+    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                       aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, retry_seconds=None,
+                       skip_processed=True, live_subscriptions=True,
+                       refresh_seconds=min(5.0, float(args.interval)))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {url}"
+          f" (stop with Ctrl-C)", file=sys.stderr, flush=True)
+    outcome = {}
+
+    def target():
+        try:
+            run_monitor(feeds, config, beam_args, interval=args.interval, max_polls=args.max_polls,
+                        duration=args.duration, stop_key=stop_key, allow_private=args.allow_private)
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="newsmon-monitor", daemon=True)
+    thread.start()
+    printed, last, changed_at = {}, {}, time.monotonic()
+    stop_deadline = None
+    while thread.is_alive():
+        thread.join(0.25)
+        try:
+            current = client.hgetall(stats_key)
+        except Exception:  # noqa: BLE001 - Redis is down; the pipeline says so and retries
+            continue
+        now = time.monotonic()
+        if current != last:
+            last, changed_at = current, now
+        settled = now - changed_at >= 1.0
+        if settled and int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
+            print(_status_line(printed, current), flush=True)
+            printed = current
+        if stop.is_set() and stop_deadline is None:
+            client.set(stop_key, "1", ex=24 * 3600)
+            stop_deadline = now + 5.0
+        if stop_deadline is not None and (settled or now > stop_deadline):
+            break
+    if "error" in outcome:
+        raise outcome["error"]
+    current = client.hgetall(stats_key)
+    if current != printed and int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
+        print(_status_line(printed, current), flush=True)
+    client.delete(stats_key, stop_key)
+    print("newsmon: monitor stopped", file=sys.stderr, flush=True)
+    if thread.is_alive():
+        # Stopped by a signal: writes in flight are done (the counters settled); the runner's
+        # threads would keep the process alive, so leave now. Nothing is lost: items not yet
+        # written carry no processed marker and are taken again on the next start.
+        if server is not None:
+            server.save()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+def cmd_feeds_status(args, _beam_args):
+    from connectors.feed_state import all_feed_states
+
+    _url, _server, client, keys = _connect(args)
+    states = all_feed_states(client, keys)
+    if args.json:
+        for state in states:
+            print(json.dumps({"feed_id": state.feed_id, **state.to_hash()}, ensure_ascii=False))
+        return 0
+    if not states:
+        print("no feeds polled yet; run: newsmon poll FEEDLIST --once")
+        return 0
+    now = time.time()
+    print(f"{'health':<8} {'status':>6} {'items':>5} {'fails':>5} {'etag':<4} {'next poll':>10}  feed")
+    for state in states:
+        wait = state.next_poll - now
+        next_poll = "due" if wait <= 0 else f"in {int(wait // 60)}m{int(wait % 60):02d}s"
+        print(f"{state.health:<8} {state.last_status or '-':>6} {state.items:>5} {state.failures:>5}"
+              f" {'yes' if state.etag or state.last_modified else 'no':<4} {next_poll:>10}  {state.url}")
+        if state.last_error:
+            print(f"{'':>44}last error: {state.last_error[:100]}")
     return 0
 
 
@@ -432,6 +592,45 @@ def build_parser():
         add_redis_arguments(sub)
     subscribe.set_defaults(func=cmd_subscribe)
 
+    def add_feed_run_arguments(parser):
+        parser.add_argument("feedlist", metavar="FEEDLIST", help="OPML, YAML or text list of feed URLs")
+        parser.add_argument("--interval", type=float, default=900, metavar="SECONDS",
+                            help="default poll interval per feed (default: %(default)g)")
+        parser.add_argument("--subscriptions", metavar="FILE",
+                            help="YAML file of subscriptions, used with those stored in Redis")
+        parser.add_argument("--allow-private", action="store_true",
+                            help="allow feeds on loopback and private addresses (refused by default)")
+        add_redis_arguments(parser)
+        add_common_arguments(parser)
+
+    poll = commands.add_parser(
+        "poll", help="poll every feed once through the whole pipeline",
+        description="Poll each due feed of a feed list once (conditional GET, politeness, backoff), take "
+                    "new items through the pipeline into Redis, and show what was found.")
+    add_feed_run_arguments(poll)
+    poll.add_argument("--once", action="store_true", help="poll once and exit (the default for poll)")
+    poll.add_argument("--force", action="store_true", help="poll feeds that are not due yet too")
+    poll.add_argument("--show", type=int, default=3, metavar="N", help="latest alerts to show (default: 3)")
+    poll.set_defaults(func=cmd_poll)
+
+    monitor = commands.add_parser(
+        "monitor", help="poll feeds continuously and alert on new items",
+        description="Poll every feed on its own schedule, take new items through the pipeline and "
+                    "write alerts to Redis; one status line per poll cycle. Subscriptions added, "
+                    "paused or removed meanwhile take effect within one interval. Ctrl-C or SIGTERM "
+                    "stop it after the writes in flight.")
+    add_feed_run_arguments(monitor)
+    monitor.add_argument("--max-polls", type=int, metavar="N", help="stop after N poll cycles")
+    monitor.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    monitor.set_defaults(func=cmd_monitor)
+
+    feeds = commands.add_parser("feeds", help="feed health", description="What newsmon knows of each feed.")
+    feed_actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = feed_actions.add_parser("status", help="per feed: health, last status, items, failures, next poll")
+    status.add_argument("--json", action="store_true", help="one JSON object per feed")
+    add_redis_arguments(status)
+    status.set_defaults(func=cmd_feeds_status)
+
     evaluation = commands.add_parser(
         "eval", help="measure topic and entity quality on a labelled corpus",
         description="Tag a labelled JSONL corpus (title, text, topics, entities) and print per-topic "
@@ -504,7 +703,7 @@ def add_consumer_arguments(parser, group):
 def main(argv=None):
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
-    if beam_args and args.command != "replay":
+    if beam_args and args.command not in ("replay", "poll", "monitor"):
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     if args.verbose:
         logging.getLogger().setLevel(logging.INFO)

@@ -54,11 +54,23 @@ def add_common_arguments(parser):
                         help="entity alias table YAML (default: seeds/aliases.yaml)")
 
 
-def make_pipeline(beam_args):
-    """A beam.Pipeline for the Beam arguments given; the FnApiRunner unless --runner says otherwise."""
+def runs_locally(beam_args):
+    """True unless the Beam arguments name a runner."""
+    return not any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args)
+
+
+def make_pipeline(beam_args, *, streaming=False):
+    """A beam.Pipeline for the Beam arguments given; the FnApiRunner unless --runner says otherwise.
+
+    ``streaming`` adds ``--streaming`` for a named runner (the local FnApiRunner runs the
+    unbounded source without it).
+    """
+    beam_args = list(beam_args)
+    if not runs_locally(beam_args):
+        if streaming and "--streaming" not in beam_args:
+            beam_args.append("--streaming")
+        return beam.Pipeline(options=PipelineOptions(beam_args))
     options = PipelineOptions(beam_args)
-    if any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args):
-        return beam.Pipeline(options=options)
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
     return beam.Pipeline(runner=FnApiRunner(), options=options)

@@ -40,16 +40,18 @@ def redis_server_binary():
 class RedisServer:
     """A redis-server process on a free port of 127.0.0.1, stoppable and restartable."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, *, durable=False):
         self.port = free_port()
         self.directory = directory
+        self.durable = durable  # keep the data across a stop and start (append-only file)
         self.process = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
         self.process = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
+             "--appendonly", "yes" if self.durable else "no", "--appendfsync", "always",
+             "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10

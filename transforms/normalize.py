@@ -153,6 +153,10 @@ def normalize_article(raw):
     }
     if raw.get("published") and not published:
         article["published_unparsed"] = str(raw["published"])[:100]
+    if raw.get("published_estimated"):
+        article["published_estimated"] = True  # a feed item without a date: its fetch time
+    if raw.get("author"):
+        article["author"] = " ".join(str(raw["author"]).split())[:200]
     return article
 
 
