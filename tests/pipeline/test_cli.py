@@ -97,7 +97,8 @@ def test_alerts_show_after_replay(capsys, redis_url):
 
 
 @pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"], ["rules", "test"],
-                                     ["alerts", "tail"], ["deliver"],
+                                     ["alerts", "tail"], ["deliver"], ["poll"], ["monitor"], ["feeds", "status"],
+                                     ["eval"],
                                      ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
@@ -172,3 +173,44 @@ def test_eval_prints_the_table_with_misses_and_false_hits(capsys, tmp_path):
     assert "sanctions               1.000  1.000  1.000        1    1    0    0" in out
     assert "arctic_militarization  e3" in out  # a miss, listed
     assert "key-entity recall" in out
+
+
+def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
+    from tests.pipeline.test_monitor import FeedServer
+
+    server = FeedServer()
+    try:
+        server.items = ["ns-1", "arctic-1"]
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(f"{server.url}\nhttp://127.0.0.1:1/closed.xml\n", encoding="utf-8")
+        run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
+        argv = ["poll", str(feedlist), "--once", "--allow-private", "--redis", redis_url]
+        status, out, _ = run(capsys, *argv)
+        assert status == 0
+        assert "Polled 2 feed(s): 2 articles read, 1 failed" in out
+        assert "Feeds: 1 fetched, 0 not modified, 1 failed, 0 not due yet" in out
+        assert "ns2" in out and "Germany halts Nord Stream 2 certification" in out
+        assert redis_db.xlen("newsmon:alerts:ns2") == 1
+        # Polled again (forced): nothing new is processed or written.
+        status, out, _ = run(capsys, *argv, "--force")
+        assert "2 articles were processed by an earlier poll and skipped" in out
+        assert redis_db.xlen("newsmon:alerts:ns2") == 1
+        status, out, _ = run(capsys, "feeds", "status", "--redis", redis_url)
+        assert status == 0
+        lines = out.splitlines()
+        assert lines[0].split()[:2] == ["health", "status"]
+        assert any(line.startswith("ok") and server.url in line for line in lines)
+        assert any(line.startswith("failing") and "closed.xml" in line for line in lines)
+        assert "last error:" in out
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+def test_poll_refuses_private_addresses_by_default(capsys, redis_url, redis_db, tmp_path):
+    feedlist = tmp_path / "feeds.txt"
+    feedlist.write_text("http://127.0.0.1:1/feed.xml\n", encoding="utf-8")
+    status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--redis", redis_url)
+    assert status == 0 and "1 failed" in out
+    [(_, dead)] = redis_db.xrange("newsmon:deadletter")
+    assert dead["stage"] == "fetch" and "loopback" in dead["error"]
