@@ -34,7 +34,7 @@ from connectors.archive import archive_files, count_articles
 from connectors.redis_connection import redis_client, resolve_redis
 from connectors.redis_streams import RedisKeys, new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
-from pipeline.options import RunConfig, add_common_arguments, add_redis_arguments
+from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments
 from pipeline.replay import run_replay
 from transforms.rules import RuleError, validate_rule_id
 from transforms.topics import load_taxonomy
@@ -142,7 +142,7 @@ def cmd_replay(args, beam_args):
     stats_key = keys.run_stats(new_run_id())
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, batch_size=args.batch_size,
-                       stats_key=stats_key)
+                       stats_key=stats_key, prefilter=args.prefilter)
     show_bar = sys.stderr.isatty() and not args.no_progress
     result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
                                 client, stats_key, count_articles(files), show_bar)
@@ -194,7 +194,7 @@ def cmd_poll(args, beam_args):
     stats_key = keys.run_stats(new_run_id())
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, skip_processed=True,
-                       live_subscriptions=True)
+                       live_subscriptions=True, prefilter=args.prefilter)
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
@@ -233,7 +233,7 @@ def cmd_monitor(args, beam_args):
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, retry_seconds=None,
                        skip_processed=True, live_subscriptions=True,
-                       refresh_seconds=min(5.0, float(args.interval)))
+                       refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -554,6 +554,7 @@ def build_parser():
     replay.add_argument("--show", type=int, default=3, metavar="N",
                         help="latest alerts to show per subscription (default: 3; 0 for none)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_prefilter_argument(replay)
     replay.set_defaults(func=cmd_replay)
 
     tag = commands.add_parser("tag", help="tag articles with entities and topics (no Redis)",
@@ -602,6 +603,7 @@ def build_parser():
                             help="allow feeds on loopback and private addresses (refused by default)")
         add_redis_arguments(parser)
         add_common_arguments(parser)
+        add_prefilter_argument(parser)
 
     poll = commands.add_parser(
         "poll", help="poll every feed once through the whole pipeline",

@@ -1,9 +1,10 @@
 """The article graph shared by replay and monitor.
 
     source (articles + failed)
-      | NormalizeArticles | ExtractEntities | TagTopics | MatchSubscriptions
+      | NormalizeArticles | [SkipProcessedArticles] | MarkRelevance
+      | ExtractEntities (NER on relevant articles only) | TagTopics | MatchSubscriptions
       | WriteToRedisStreams
-    failures of every step -> WriteDeadLetters
+    failures of every step -> WriteDeadLetters (one per step)
 
 The graph does not know which source feeds it.
 """
@@ -12,8 +13,9 @@ import apache_beam as beam
 
 from connectors.redis_streams import SkipProcessedArticles, WriteDeadLetters, WriteToRedisStreams
 from connectors.subscription_store import LiveSubscriptions
-from transforms.entities import ExtractEntities
+from transforms.entities import ExtractEntities, load_aliases
 from transforms.normalize import NormalizeArticles
+from transforms.relevance import MarkRelevance
 from transforms.subscriptions import MatchSubscriptions
 from transforms.topics import TagTopics
 
@@ -34,16 +36,22 @@ class ArticlesToAlerts(beam.PTransform):
         if c.skip_processed:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        live = LiveSubscriptions(c.redis_url, c.prefix) if c.live_subscriptions else None
+        if c.prefilter:
+            articles = articles | "MarkRelevance" >> MarkRelevance(
+                c.taxonomy, c.subscriptions, load_aliases(c.aliases), live_source=live,
+                refresh_seconds=c.refresh_seconds)
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
-        live = LiveSubscriptions(c.redis_url, c.prefix) if c.live_subscriptions else None
         matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
             c.subscriptions, known_topics=list(c.taxonomy), live_source=live, refresh_seconds=c.refresh_seconds)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)
-        failures = (
-            source["failed"], normalized.failed, with_entities.failed, tagged.failed, matched.failed
-        ) | "AllFailures" >> beam.Flatten()
-        return failures | "WriteDeadLetters" >> WriteDeadLetters(c.redis_url, **sink)
+        # One dead-letter writer per step rather than a Flatten of all failures: each stays
+        # fused with its step, which Beam's local runner needs while an unbounded source runs.
+        for step, failed in (("Source", source["failed"]), ("Normalize", normalized.failed),
+                             ("Entities", with_entities.failed), ("Topics", tagged.failed),
+                             ("Subscriptions", matched.failed)):
+            failed | f"WriteDeadLetters{step}" >> WriteDeadLetters(c.redis_url, **sink)

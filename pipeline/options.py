@@ -15,7 +15,8 @@ from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN
 from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL
 from transforms.topics import DEFAULT_TAXONOMY
 
-__all__ = ["RunConfig", "add_common_arguments", "add_redis_arguments", "make_pipeline"]
+__all__ = ["RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
+           "make_pipeline", "runs_locally"]
 
 
 @dataclass
@@ -36,6 +37,7 @@ class RunConfig:
     skip_processed: bool = False  # monitor: skip articles an earlier poll processed
     live_subscriptions: bool = False  # monitor: follow subscriptions added/paused/removed in Redis
     refresh_seconds: float = 5.0
+    prefilter: bool = True  # skip NER on articles no topic or subscription could match
 
 
 def add_redis_arguments(parser):
@@ -52,6 +54,11 @@ def add_common_arguments(parser):
                         help="installed spaCy pipeline to run NER with (default: %(default)s)")
     parser.add_argument("--aliases", metavar="FILE", default=str(DEFAULT_ALIASES),
                         help="entity alias table YAML (default: seeds/aliases.yaml)")
+
+
+def add_prefilter_argument(parser):
+    parser.add_argument("--no-prefilter", dest="prefilter", action="store_false",
+                        help="run NER on every article, even those no topic or subscription could match")
 
 
 def runs_locally(beam_args):

@@ -240,8 +240,13 @@ class _ExtractEntitiesFn(beam.DoFn):
 
     def process(self, batch):
         nlp = self._model.nlp
+        # Articles MarkRelevance found no rule could match skip NER (see transforms/relevance.py).
+        for article in batch:
+            if article.get("relevant") is False:
+                yield {**article, "entities": []}
+        batch = [article for article in batch if article.get("relevant") is not False]
         try:
-            docs = list(nlp.pipe([ner_text(a) for a in batch], batch_size=len(batch)))
+            docs = list(nlp.pipe([ner_text(a) for a in batch], batch_size=max(1, len(batch))))
         except Exception:  # noqa: BLE001 - retry one by one to find the article that breaks
             docs = None
         for index, article in enumerate(batch):

@@ -63,3 +63,20 @@ def test_a_topic_and_entity_subscription_is_explained_by_its_topic(archive, redi
     [(_, alert)] = redis_db.xrange("newsmon:alerts:arctic-desk")
     assert "militarization" in json.loads(alert["terms"])
     assert "militarization of the Arctic" in json.loads(alert["evidence"])[0]
+
+
+def test_the_relevance_prefilter_changes_no_alert(archive, redis_url, redis_db, taxonomy):
+    from pipeline.options import RunConfig
+
+    def streams():
+        return {key: [(f.get("id") or f["origin"], f.get("subscription", "")) for _, f in redis_db.xrange(key)]
+                for key in sorted(redis_db.scan_iter(match="newsmon:*", _type="stream"))}
+
+    result = run_replay([archive], RunConfig(redis_url=redis_url, taxonomy=taxonomy, subscriptions=SUBSCRIPTIONS))
+    with_filter = streams()
+    skipped = sum(c.committed for c in result.metrics().query()["counters"] if c.key.metric.name == "ner_skipped")
+    assert skipped == 1  # the bakery story
+    redis_db.flushall()
+    run_replay([archive], RunConfig(redis_url=redis_url, taxonomy=taxonomy, subscriptions=SUBSCRIPTIONS,
+                                    prefilter=False))
+    assert streams() == with_filter
