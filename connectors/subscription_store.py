@@ -9,6 +9,8 @@ Every rule is validated before anything is written.
 """
 
 import json
+import logging
+import time
 
 import yaml
 
@@ -16,6 +18,8 @@ from transforms.rules import RuleError
 from transforms.subscriptions import compile_subscriptions
 
 __all__ = ["LiveSubscriptions", "SubscriptionStore", "load_subscriptions_file"]
+
+_log = logging.getLogger(__name__)
 
 
 def load_subscriptions_file(path, known_topics=None):
@@ -73,15 +77,17 @@ class SubscriptionStore:
 
 
 class LiveSubscriptions:
-    """The subscriptions stored in Redis, re-read on demand; a picklable factory for MatchSubscriptions.
+    """The subscriptions stored in Redis, re-read while a pipeline runs; a picklable
+    factory for the steps that follow them (MatchSubscriptions, MarkRelevance).
 
-        live = LiveSubscriptions(url, prefix)()      # in the worker
-        changed, subscriptions = live.poll()
+        live = LiveSubscriptions(url, prefix, refresh_seconds=5)()   # in the worker's setup()
+        updated = live.changes()    # {name: rule} if they changed (checked at most every 5 s), else None
     """
 
-    def __init__(self, redis_url, prefix="newsmon:"):
+    def __init__(self, redis_url, prefix="newsmon:", refresh_seconds=5.0):
         self._redis_url = redis_url
         self._prefix = prefix
+        self._refresh_seconds = refresh_seconds
 
     def __call__(self):
         from connectors.redis_connection import redis_client
@@ -90,6 +96,7 @@ class LiveSubscriptions:
         self._client = redis_client(self._redis_url)
         self._key = RedisKeys(self._prefix).subscriptions
         self._last = None
+        self._next_check = 0.0
         return self
 
     def poll(self):
@@ -98,3 +105,20 @@ class LiveSubscriptions:
         changed = raw != self._last
         self._last = raw
         return changed, {name: json.loads(value) for name, value in raw.items()}
+
+    def changes(self):
+        """The stored subscriptions if they changed since the last look, else None.
+
+        Looks at most every ``refresh_seconds``; while Redis is unreachable, logs
+        and answers None (the caller keeps what it has).
+        """
+        now = time.monotonic()
+        if now < self._next_check:
+            return None
+        self._next_check = now + self._refresh_seconds
+        try:
+            changed, subscriptions = self.poll()
+        except Exception as error:  # noqa: BLE001 - keep the current subscriptions
+            _log.warning("newsmon: cannot refresh subscriptions (%s); keeping the current ones", error)
+            return None
+        return subscriptions if changed else None

@@ -36,16 +36,15 @@ class ArticlesToAlerts(beam.PTransform):
         if c.skip_processed:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
-        live = LiveSubscriptions(c.redis_url, c.prefix) if c.live_subscriptions else None
+        live = LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds) if c.live_subscriptions else None
         if c.prefilter:
             articles = articles | "MarkRelevance" >> MarkRelevance(
-                c.taxonomy, c.subscriptions, load_aliases(c.aliases), live_source=live,
-                refresh_seconds=c.refresh_seconds)
+                c.taxonomy, c.subscriptions, load_aliases(c.aliases), live_source=live)
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
         matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
-            c.subscriptions, known_topics=list(c.taxonomy), live_source=live, refresh_seconds=c.refresh_seconds)
+            c.subscriptions, known_topics=list(c.taxonomy), live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)

@@ -19,7 +19,6 @@ runner does not pass on while an unbounded source runs. ``newsmon ...
 """
 
 import logging
-import time
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -75,30 +74,24 @@ class RelevanceFilter:
 
 
 class _MarkRelevanceFn(beam.DoFn):
-    def __init__(self, taxonomy, subscriptions, aliases, live_source, refresh_seconds):
+    def __init__(self, taxonomy, subscriptions, aliases, live_source):
         self._taxonomy = taxonomy
         self._subscriptions = subscriptions
         self._aliases = aliases
         self._live_source = live_source
-        self._refresh_seconds = refresh_seconds
 
     def setup(self):
         self._filter = RelevanceFilter(self._taxonomy, self._subscriptions, self._aliases)
         self._skipped = Metrics.counter("newsmon", "ner_skipped")
         self._live = self._live_source() if self._live_source is not None else None
-        self._next_refresh = 0.0
 
     def _refresh(self):
-        now = time.monotonic()
-        if now < self._next_refresh:
-            return
-        self._next_refresh = now + self._refresh_seconds
-        try:
-            changed, live = self._live.poll()
-            if changed:
+        live = self._live.changes()
+        if live is not None:
+            try:
                 self._filter = RelevanceFilter(self._taxonomy, {**self._subscriptions, **live}, self._aliases)
-        except (RuleError, Exception) as error:  # noqa: BLE001 - keep the filter we have
-            _log.warning("newsmon: relevance filter not reloaded: %s", error)
+            except RuleError as error:
+                _log.warning("newsmon: relevance filter not reloaded: %s", error)
 
     def process(self, article):
         if self._live is not None:
@@ -116,10 +109,10 @@ class MarkRelevance(beam.PTransform):
     the pipeline runs change the filter too.
     """
 
-    def __init__(self, taxonomy, subscriptions, aliases=None, *, live_source=None, refresh_seconds=5.0):
+    def __init__(self, taxonomy, subscriptions, aliases=None, *, live_source=None):
         super().__init__()
         RelevanceFilter(taxonomy, subscriptions, aliases)  # bad rules fail here, not in a worker
-        self._args = (taxonomy, dict(subscriptions), aliases, live_source, refresh_seconds)
+        self._args = (taxonomy, dict(subscriptions), aliases, live_source)
 
     def expand(self, articles):
         return articles | beam.ParDo(_MarkRelevanceFn(*self._args))

@@ -10,7 +10,6 @@ serves them all.
 """
 
 import logging
-import time
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -64,35 +63,22 @@ def match_subscriptions(article, matcher):
 
 
 class _MatchSubscriptionsFn(beam.DoFn):
-    def __init__(self, subscriptions, known_topics, live_source, refresh_seconds):
+    def __init__(self, subscriptions, known_topics, live_source):
         self._subscriptions = subscriptions
         self._known_topics = known_topics
         self._live_source = live_source
-        self._refresh_seconds = refresh_seconds
 
     def setup(self):
         self._matcher = compile_subscriptions(self._subscriptions, self._known_topics)
         self._counters = {}
-        self._live = None
-        self._next_refresh = 0.0
-        if self._live_source is not None:
-            self._live = self._live_source()
+        self._live = self._live_source() if self._live_source is not None else None
 
     def _refresh(self):
-        """Recompile when the live subscriptions changed (checked every refresh_seconds)."""
-        now = time.monotonic()
-        if now < self._next_refresh:
-            return
-        self._next_refresh = now + self._refresh_seconds
-        try:
-            changed, live = self._live.poll()
-        except Exception as error:  # noqa: BLE001 - keep matching with what we have
-            _log.warning("newsmon: cannot refresh subscriptions (%s); keeping the current ones", error)
-            return
-        if changed:
-            merged = {**self._subscriptions, **live}
+        """Recompile when the live subscriptions changed."""
+        live = self._live.changes()
+        if live is not None:
             try:
-                self._matcher = compile_subscriptions(merged, self._known_topics)
+                self._matcher = compile_subscriptions({**self._subscriptions, **live}, self._known_topics)
             except RuleError as error:
                 _log.warning("newsmon: subscriptions not reloaded: %s", error)
 
@@ -118,13 +104,13 @@ class MatchSubscriptions(beam.PTransform):
 
     ``subscriptions`` is ``{name: rule}``; a bad rule raises ValueError here.
     ``live_source``, if given, is a picklable factory of an object whose
-    ``poll()`` returns ``(changed, {name: rule})`` (see
-    connectors.subscription_store.LiveSubscriptions): subscriptions added,
-    paused or removed while the pipeline runs take effect within
-    ``refresh_seconds``.
+    ``changes()`` returns the stored subscriptions when they changed, else
+    None (connectors.subscription_store.LiveSubscriptions): subscriptions
+    added, paused or removed while the pipeline runs take effect within its
+    refresh interval.
     """
 
-    def __init__(self, subscriptions, known_topics=None, *, live_source=None, refresh_seconds=5.0):
+    def __init__(self, subscriptions, known_topics=None, *, live_source=None):
         super().__init__()
         try:
             compile_subscriptions(subscriptions, known_topics)
@@ -133,9 +119,8 @@ class MatchSubscriptions(beam.PTransform):
         self._subscriptions = dict(subscriptions)
         self._known_topics = list(known_topics) if known_topics is not None else None
         self._live_source = live_source
-        self._refresh_seconds = refresh_seconds
 
     def expand(self, articles):
         return articles | beam.ParDo(_MatchSubscriptionsFn(
-            self._subscriptions, self._known_topics, self._live_source, self._refresh_seconds,
+            self._subscriptions, self._known_topics, self._live_source,
         )).with_outputs(FAILED, main="articles")

@@ -52,7 +52,7 @@ def test_match_subscriptions_in_a_pipeline():
 
 def test_live_subscriptions_are_picked_up_paused_and_removed(redis_url, redis_db):
     store = SubscriptionStore(redis_db, RedisKeys())
-    fn = _MatchSubscriptionsFn({}, ["sanctions"], LiveSubscriptions(redis_url), refresh_seconds=0)
+    fn = _MatchSubscriptionsFn({}, ["sanctions"], LiveSubscriptions(redis_url, refresh_seconds=0))
     fn.setup()
 
     def alerts():
