@@ -44,15 +44,26 @@ _FLUSH_EVERY = 200
 _KEY_ENTITIES = 10
 
 APPEND_ONCE_SCRIPT = """
--- KEYS: marker, ..., stream. Append only if no marker existed; set them all.
-local fresh = true
-for i = 1, #KEYS - 1 do
-  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then fresh = false end
+-- KEYS: per entry its markers, then its stream.
+-- ARGV: ttl, maxlen, then per entry: number of markers, number of field values (2 per field), the values.
+-- Per entry, in order: the new stream id, or false when one of its markers existed (nothing appended).
+local ttl, maxlen = ARGV[1], ARGV[2]
+local k, a, ids = 1, 3, {}
+while a <= #ARGV do
+  local markers, values = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local fresh = true
+  for i = k, k + markers - 1 do
+    if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then fresh = false end
+  end
+  if fresh then
+    ids[#ids + 1] = redis.call('XADD', KEYS[k + markers], 'MAXLEN', '~', maxlen, '*',
+                               unpack(ARGV, a + 2, a + 1 + values))
+  else
+    ids[#ids + 1] = false
+  end
+  k, a = k + markers + 1, a + 2 + values
 end
-if fresh then
-  return redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
-end
-return false
+return ids
 """
 
 
@@ -160,16 +171,26 @@ def deadletter_entries(record, keys):
     return [("deadletter", keys.deadletter, (keys.seen(keys.deadletter, identity),), fields)]
 
 
-def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TTL):
-    """Append entries in one round trip; returns the new stream ids (None where already written)."""
-    script = client.register_script(APPEND_ONCE_SCRIPT)
-    pipe = client.pipeline(transaction=False)
+def _script_arguments(entries, maxlen, ttl):
+    keys, args = [], [ttl, maxlen]
     for _, stream, markers, fields in entries:
-        args = [ttl, maxlen]
+        keys.extend(markers)
+        keys.append(stream)
+        args.extend((len(markers), 2 * len(fields)))
         for name, value in fields.items():
             args.extend((name, value))
-        script(keys=[*markers, stream], args=args, client=pipe)
-    return pipe.execute()
+    return keys, args
+
+
+def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TTL):
+    """Append entries in one script call; returns the new stream ids (None where already written).
+
+    ``client`` may be a pipeline: the result is then its reply.
+    """
+    if not entries:
+        return []
+    keys, args = _script_arguments(entries, maxlen, ttl)
+    return client.register_script(APPEND_ONCE_SCRIPT)(keys=keys, args=args, client=client)
 
 
 class _AppendToStreamsFn(beam.DoFn):
@@ -218,18 +239,22 @@ class _AppendToStreamsFn(beam.DoFn):
         counter.inc()
 
     def _write(self):
-        results = append_once(self._client, self._entries, maxlen=self._maxlen, ttl=self._ttl)
+        """One round trip: the entries, the processed markers and the run totals."""
         pipe = self._client.pipeline(transaction=False)
+        append_once(pipe, self._entries, maxlen=self._maxlen, ttl=self._ttl)
         if self._mark_processed:
             for article_id in filter(None, self._ids):
                 pipe.set(self._keys.processed(article_id), "1", ex=self._ttl)
         if self._stats_key:
+            pipe.hincrby(self._stats_key, self._stats_field, len(self._ids))
+            pipe.expire(self._stats_key, 7 * 24 * 3600)
+        replies = pipe.execute()
+        results = replies[0] if self._entries else []
+        if self._stats_key:
             new_alerts = sum(1 for (kind, *_), r in zip(self._entries, results)
                              if r is not None and kind.startswith("alerts:"))
-            pipe.hincrby(self._stats_key, self._stats_field, len(self._ids))
-            pipe.hincrby(self._stats_key, "alerts", new_alerts)
-            pipe.expire(self._stats_key, 7 * 24 * 3600)
-        pipe.execute()
+            if new_alerts:
+                self._client.hincrby(self._stats_key, "alerts", new_alerts)
         return results
 
     def _flush(self):
