@@ -25,9 +25,12 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-## bench: replay throughput against raw spaCy, and the other figures of BENCHMARKS.md
+## bench: the figures of BENCHMARKS.md (replay vs raw spaCy, matching, feeds, sink, monitor: ~20 min)
 bench: install
 	$(PY) -m pipeline.bench
+	$(PY) -m pipeline.bench_feeds
+	$(PY) -m pipeline.bench_sink
+	$(PY) -m pipeline.bench_monitor --minutes 10
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
