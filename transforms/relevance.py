@@ -33,8 +33,10 @@ _log = logging.getLogger(__name__)
 
 
 def _rule_terms(matcher, aliases):
-    """Every term a rule needs to occur, plus the names (and their variants) of
-    rules that need only entities."""
+    """Terms of which every rule needs at least one to occur: its ``any`` terms
+    (required when present), else the smallest of its ``all`` groups (each group
+    is required; the smallest is the most telling), else the names of its
+    entities and their alias variants."""
     variants = {}
     for variant, alias in (aliases or {}).items():
         canonical = alias[0]
@@ -42,10 +44,11 @@ def _rule_terms(matcher, aliases):
             variants.setdefault(canonical.lower(), []).append(variant)
     terms = set()
     for rule in matcher.rules:
-        terms.update(rule.any_terms)
-        for group in rule.all_groups:
-            terms.update(group)
-        if not rule.any_terms and not rule.all_groups:
+        if rule.any_terms:
+            terms.update(rule.any_terms)
+        elif rule.all_groups:
+            terms.update(min(rule.all_groups, key=len))
+        else:
             for _label, names in rule.entities:
                 for name in names:
                     terms.add(name)

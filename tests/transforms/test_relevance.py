@@ -2,15 +2,17 @@ from transforms.entities import load_aliases
 from transforms.relevance import RelevanceFilter
 
 TAXONOMY = {"sanctions": {"any": ["sanctions"]},
-            "arctic": {"all": [["arctic"], ["troops"]], "within": "sentence"}}
+            "arctic": {"all": [["arctic"], ["troops", "navy"]], "within": "sentence"}}
 
 
 def test_an_article_with_no_rule_term_is_irrelevant():
     relevance = RelevanceFilter(TAXONOMY, {})
     assert not relevance.relevant("Local bakery wins a prize for its sourdough.")
     assert relevance.relevant("The EU agreed new sanctions.")
-    # One term of an `all` rule is enough to need NER: the cheap test may say yes too often, never no.
+    # A term of the smallest `all` group is enough to need NER: the cheap test may say yes
+    # too often, never no.
     assert relevance.relevant("Arctic sea ice hit a record low.")
+    assert not relevance.relevant("Troops paraded in the capital.")
 
 
 def test_subscription_terms_and_spelled_out_entity_names_count():
