@@ -2,8 +2,10 @@
 
     newsmon replay seeds/ [--redis URL] [--subscriptions FILE] [Beam options]
 
-The graph: ReadArchive(paths) -> ArticlesToAlerts (pipeline/graph.py).
+The graph: ReadArchive(paths) -> Reshuffle -> ArticlesToAlerts (pipeline/graph.py).
 """
+
+import apache_beam as beam
 
 from connectors.archive import ReadArchive
 from pipeline.graph import ArticlesToAlerts
@@ -14,7 +16,10 @@ __all__ = ["build_replay", "run_replay"]
 
 def build_replay(pipeline, paths, config):
     source = pipeline | "ReadArchive" >> ReadArchive(paths)
-    return {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
+    # A .jsonl file is read in one bundle; reshuffling spreads its articles over the
+    # workers (--direct_num_workers=2 on the local runner), so NER runs on every core.
+    articles = source.articles | "SpreadArticles" >> beam.Reshuffle()
+    return {"articles": articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
 
 
 def run_replay(paths, config, beam_args=()):
