@@ -5,22 +5,26 @@
 One run, on the machine it runs on, measures:
 
 1. raw spaCy: ``load_ner_model()`` (NER only) and ``nlp.pipe(texts, batch_size=32)``
-   over every article's ``title + "\\n\\n" + text``, in this process;
+   over every article's ``title + "\\n\\n" + text``, in this process, before and
+   after the replays (the ratios use the mean: on a shared machine the two differ);
 2. the whole replay (``run_replay``: read .jsonl, normalize, NER, topics,
    subscriptions, idempotent writes) into a private ``redis-server`` on a free
    port of 127.0.0.1, wall time including pipeline start, with the default
    runner and with ``--direct_num_workers=2 --direct_running_mode=multi_processing``
    (the database is emptied between runs, so every write is a real one); the
-   CPU seconds of each process show whether NER ran in one process or two;
-3. subscription matching: microseconds per article for 10, 1,000 and 10,000
-   generated subscriptions;
+   CPU seconds of each process show whether NER ran in one process or two, and
+   the count of articles the relevance prefilter spared NER explains a ratio
+   above 1;
+3. subscription matching: CPU microseconds per article (timed as timeit does, GC
+   off, best of 7) for 10, 1,000 and 10,000 generated subscriptions, no two of
+   which share a term;
 
 and prints one plain table with the core count, the date and the command.
 
 The articles are synthetic and deterministic (``random.Random(1000)``): each
 is a title, a dateline and paragraphs of 2-4 sentences drawn from templates
 of one everyday theme (economy, sports, city hall, science, culture, tech,
-weather, politics), until it has 400-500 words. Slots in the templates take
+weather, politics), until it has about 390-490 words. Slots in the templates take
 varied people, cities, countries, companies, teams and numbers. About 15% of
 the articles are about a topic of seeds/topics.yaml (sanctions, Arctic
 military build-up, cyberattacks, ...): a topic sentence in every paragraph,
@@ -32,6 +36,7 @@ alert per story title).
 """
 
 import argparse
+import gc
 import logging
 import os
 import platform
@@ -522,19 +527,20 @@ class Figures:
         self.rows.append((section, what, value))
 
 
-def measure_raw_spacy(texts):
-    """Load the NER-only model and run ``nlp.pipe(texts, batch_size=32)`` in this process.
-
-    Returns (load seconds, pipe seconds, CPU seconds of the pipe, docs).
-    """
+def measure_model_load():
+    """Seconds to load the NER-only model (``load_ner_model()``); returns (seconds, nlp)."""
     from transforms.entities import load_ner_model
 
     start = time.perf_counter()
     nlp = load_ner_model()
-    loaded = time.perf_counter()
-    cpu = time.process_time()
+    return time.perf_counter() - start, nlp
+
+
+def measure_raw_spacy(nlp, texts):
+    """``list(nlp.pipe(texts, batch_size=32))`` in this process; returns (seconds, CPU seconds, docs)."""
+    start, cpu = time.perf_counter(), time.process_time()
     docs = list(nlp.pipe(texts, batch_size=32))
-    return loaded - start, time.perf_counter() - loaded, time.process_time() - cpu, docs
+    return time.perf_counter() - start, time.process_time() - cpu, docs
 
 
 def tag_for_matching(articles, docs):
@@ -552,40 +558,62 @@ def tag_for_matching(articles, docs):
     return tagged
 
 
-# Matching is timed in CPU seconds of this process (time.process_time), best of a few
-# passes: on a shared 2-core machine, wall time of a 1-second loop mostly measures the neighbours.
+# Matching is timed like timeit does it: CPU seconds of this process (time.process_time),
+# garbage collector off, best of a few passes. On a shared 2-core machine the wall time of a
+# one-second loop mostly measures the neighbours, and a collection that happens to walk the
+# 10,000 compiled rules lands on whichever loop is running.
 
-def measure_analyze(articles, passes=5):
+def _cpu_seconds(work):
+    """CPU seconds ``work()`` takes with the garbage collector off."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.process_time()
+        work()
+        return time.process_time() - start
+    finally:
+        gc.enable()
+
+
+def measure_analyze(articles, passes=7):
     """CPU µs per article to tokenize and split into sentences (part of every match)."""
     from transforms.text import analyze
 
-    best = float("inf")
-    for _ in range(passes):
-        start = time.process_time()
+    def work():
         for article in articles:
             analyze(f"{article['title']}\n{article['text']}")
-        best = min(best, time.process_time() - start)
-    return best / len(articles) * 1e6
+
+    return min(_cpu_seconds(work) for _ in range(passes)) / len(articles) * 1e6
 
 
-def measure_matching(articles, count, topic_ids, passes=5):
-    """``match_subscriptions`` over every tagged article with ``count`` generated subscriptions.
+def measure_matching(articles, counts, topic_ids, passes=7):
+    """``match_subscriptions`` over every tagged article, for each number of generated subscriptions.
 
-    Returns (compile seconds, best CPU µs per article over ``passes``, alerts per article).
+    The sizes take turns within each pass, so a busy neighbour slows them alike.
+    Returns {count: (compile seconds, best CPU µs per article, alerts per article)}.
     """
     from transforms.rules import compile_rules
     from transforms.subscriptions import match_subscriptions
 
-    rules = generate_subscriptions(count, topic_ids)
-    start = time.perf_counter()
-    matcher = compile_rules(rules, kind="subscription", known_topics=topic_ids)
-    compiled = time.perf_counter() - start
-    best, alerts = float("inf"), 0
+    matchers, compiled = {}, {}
+    for count in counts:
+        rules = generate_subscriptions(count, topic_ids)
+        start = time.perf_counter()
+        matchers[count] = compile_rules(rules, kind="subscription", known_topics=topic_ids)
+        compiled[count] = time.perf_counter() - start
+    alerts = {count: sum(len(match_subscriptions(a, matcher)["alerts"]) for a in articles)
+              for count, matcher in matchers.items()}
+
+    def match_all(matcher):
+        for article in articles:
+            match_subscriptions(article, matcher)
+
+    best = dict.fromkeys(counts, float("inf"))
     for _ in range(passes):
-        start = time.process_time()
-        alerts = sum(len(match_subscriptions(article, matcher)["alerts"]) for article in articles)
-        best = min(best, time.process_time() - start)
-    return compiled, best / len(articles) * 1e6, alerts / len(articles)
+        for count, matcher in matchers.items():
+            best[count] = min(best[count], _cpu_seconds(lambda: match_all(matcher)))  # noqa: B023 - runs now
+    return {count: (compiled[count], best[count] / len(articles) * 1e6, alerts[count] / len(articles))
+            for count in counts}
 
 
 class RedisServer:
@@ -681,7 +709,7 @@ class ProcessCpu:
 def measure_replay(jsonl, server, beam_args):
     """``run_replay`` of the .jsonl into an emptied Redis; wall time includes building the pipeline.
 
-    Returns (seconds, ProcessCpu, entries written, entries skipped as already written).
+    Returns (seconds, ProcessCpu, counts from the run's metrics: see ``_run_counts``).
     """
     from connectors.subscription_store import load_subscriptions_file
     from pipeline.options import RunConfig
@@ -696,17 +724,21 @@ def measure_replay(jsonl, server, beam_args):
         start = time.perf_counter()
         result = run_replay([str(jsonl)], config, list(beam_args))
         seconds = time.perf_counter() - start
-    written, skipped = _write_counts(result)
-    return seconds, cpu, written, skipped
+    return seconds, cpu, _run_counts(result)
 
 
-def _write_counts(result):
+def _run_counts(result):
+    """Entries written, entries skipped as already written, articles whose NER the relevance
+    prefilter skipped (None if the graph has no prefilter)."""
     from apache_beam.metrics.metric import MetricsFilter
 
     counters = result.metrics().query(MetricsFilter())["counters"]
-    written = sum(c.committed for c in counters if c.key.metric.namespace == "written")
-    skipped = sum(c.committed for c in counters if c.key.metric.name == "already_written")
-    return written, skipped
+    ner_skipped = [c.committed for c in counters if c.key.metric.name == "ner_skipped"]
+    return {
+        "written": sum(c.committed for c in counters if c.key.metric.namespace == "written"),
+        "skipped": sum(c.committed for c in counters if c.key.metric.name == "already_written"),
+        "ner_skipped": sum(ner_skipped) if ner_skipped else None,
+    }
 
 
 # --- the run -------------------------------------------------------------------
@@ -731,29 +763,31 @@ def bench_articles(figures, count, directory):
     return articles, texts, path
 
 
-def bench_raw_spacy(figures, texts):
-    """Raw spaCy NER in one process; returns (articles/s, docs)."""
+def bench_raw_spacy(figures, nlp, texts, when):
+    """Raw spaCy NER in one process, reported under ``raw spaCy, <when>``; returns (articles/s, docs)."""
+    section = f"raw spaCy, {when}"
     words = sum(len(text.split()) for text in texts)
-    loaded, seconds, cpu, docs = measure_raw_spacy(texts)
-    figures.add("raw spaCy", "model load (s)", f"{loaded:.2f}")
-    figures.add("raw spaCy", "nlp.pipe batch 32 (s)", f"{seconds:.1f}")
-    figures.add("raw spaCy", "articles/s", _rate(len(texts), seconds))
-    figures.add("raw spaCy", "words/s", _rate(words, seconds))
-    figures.add("raw spaCy", "ms/article", f"{seconds / len(texts) * 1000:.1f}")
-    figures.add("raw spaCy", "CPU cores busy (CPU s / wall s)", f"{cpu / seconds:.2f}")
+    seconds, cpu, docs = measure_raw_spacy(nlp, texts)
+    figures.add(section, "nlp.pipe batch 32 (s)", f"{seconds:.1f}")
+    figures.add(section, "articles/s", _rate(len(texts), seconds))
+    figures.add(section, "words/s", _rate(words, seconds))
+    figures.add(section, "ms/article", f"{seconds / len(texts) * 1000:.1f}")
+    figures.add(section, "CPU cores busy (CPU s / wall s)", f"{cpu / seconds:.2f}")
     return len(texts) / seconds, docs
 
 
-def bench_replay(figures, label, jsonl, texts, server, beam_args, raw_rate):
-    """One replay run, reported under ``label``."""
+def bench_replay(figures, label, jsonl, texts, server, beam_args):
+    """One replay run, reported under ``replay, <label>``; returns articles/s."""
     section = f"replay, {label}"
-    seconds, cpu, written, skipped = measure_replay(jsonl, server, beam_args)
+    seconds, cpu, counts = measure_replay(jsonl, server, beam_args)
     words = sum(len(text.split()) for text in texts)
     figures.add(section, "wall incl. pipeline start (s)", f"{seconds:.1f}")
     figures.add(section, "articles/s", _rate(len(texts), seconds))
     figures.add(section, "words/s", _rate(words, seconds))
-    figures.add(section, "ratio to raw spaCy", f"{len(texts) / seconds / raw_rate:.2f}")
-    figures.add(section, "entries written / skipped as duplicates", f"{written:,} / {skipped:,}")
+    figures.add(section, "entries written / skipped as duplicates", f"{counts['written']:,} / {counts['skipped']:,}")
+    ner_skipped = counts["ner_skipped"]
+    figures.add(section, "articles whose NER the prefilter skipped",
+                "no prefilter" if ner_skipped is None else f"{ner_skipped:,} ({ner_skipped / len(texts):.0%})")
     figures.add(section, "CPU s, this process", f"{cpu.own:.1f}")
     busy = cpu.busy_children()
     figures.add(section, "CPU s, worker processes (> 1 s)", " / ".join(f"{c:.1f}" for c in busy) or "none")
@@ -761,6 +795,16 @@ def bench_replay(figures, label, jsonl, texts, server, beam_args, raw_rate):
         figures.add(section, "busiest worker's share of worker CPU", f"{busy[0] / sum(busy):.0%}")
     total = cpu.own + sum(cpu.children.values())
     figures.add(section, "CPU cores busy (CPU s / wall s)", f"{total / seconds:.2f}")
+    return len(texts) / seconds
+
+
+def add_ratios(figures, raw_rates, replay_rates):
+    """Replay throughput over raw spaCy's, the mean of its runs before and after the replays
+    (the two differ by what the neighbours did meanwhile)."""
+    raw_rate = sum(raw_rates) / len(raw_rates)
+    figures.add("ratios", "raw spaCy articles/s, mean of before and after", f"{raw_rate:,.1f}")
+    for label, rate in replay_rates.items():
+        figures.add("ratios", f"replay, {label} / raw spaCy", f"{rate / raw_rate:.2f}")
 
 
 def bench_matching(figures, articles, docs):
@@ -772,9 +816,9 @@ def bench_matching(figures, articles, docs):
     with_topic = sum(1 for article in tagged if article["topics"])
     figures.add("articles", "with at least one topic", f"{with_topic:,} ({with_topic / len(tagged):.1%})")
     figures.add("matching", "analyze() alone, CPU µs/article", f"{measure_analyze(tagged):,.0f}")
+    results = measure_matching(tagged, SUBSCRIPTION_COUNTS, topic_ids)
     per_article = {}
-    for count in SUBSCRIPTION_COUNTS:
-        compiled, micros, alerts = measure_matching(tagged, count, topic_ids)
+    for count, (compiled, micros, alerts) in results.items():
         per_article[count] = micros
         figures.add("matching", f"{count:,} subscriptions: compile (s)", f"{compiled:.2f}")
         figures.add("matching", f"{count:,} subscriptions: CPU µs/article", f"{micros:,.0f}")
@@ -825,16 +869,23 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-") as directory:
         articles, texts, jsonl = bench_articles(figures, args.articles, directory)
         _progress("raw spaCy")
-        raw_rate, docs = bench_raw_spacy(figures, texts)
+        loaded, nlp = measure_model_load()
+        figures.add("raw spaCy", "model load (s)", f"{loaded:.2f}")
+        before, docs = bench_raw_spacy(figures, nlp, texts, "before the replays")
+        replay_rates = {}
         server = RedisServer(directory)
         try:
-            _progress("replay, 1 process")
-            bench_replay(figures, "default runner", jsonl, texts, server, (), raw_rate)
+            _progress("replay, default runner")
+            replay_rates["default runner"] = bench_replay(figures, "default runner", jsonl, texts, server, ())
             if not args.skip_multi:
                 _progress("replay, 2 worker processes")
-                bench_replay(figures, "2 worker processes", jsonl, texts, server, MULTI_WORKER_ARGS, raw_rate)
+                replay_rates["2 worker processes"] = bench_replay(
+                    figures, "2 worker processes", jsonl, texts, server, MULTI_WORKER_ARGS)
         finally:
             server.stop()
+        _progress("raw spaCy again")
+        after, _ = bench_raw_spacy(figures, nlp, texts, "after the replays")
+        add_ratios(figures, [before, after], replay_rates)
         _progress("matching")
         bench_matching(figures, articles, docs)
     print_table(figures, command, started)
