@@ -154,7 +154,7 @@ def test_monitor_alerts_new_items_once_across_restarts_and_a_redis_outage(feed_s
         # Redis goes away mid-run and comes back: the item published meanwhile is alerted once.
         durable_redis.stop()
         feed_server.items = ["ns-1", "ns-2", "arctic-1", "ns-3", "ns-4"]
-        time.sleep(1.5)  # let the monitor hit the outage for a poll or so
+        wait_for(lambda: "Redis unreachable" in log.read_text(), "the monitor to notice the outage")
         durable_redis.start()
         wait_for(lambda: len(ns2_titles()) == 4, "the alert of the item published during the outage")
         polled = last_poll(client, fid)
