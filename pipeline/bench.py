@@ -827,6 +827,22 @@ def bench_matching(figures, articles, docs):
     figures.add("matching", f"ratio {high:,} / {low:,} subscriptions", f"{per_article[high] / per_article[low]:.2f}")
 
 
+def print_target_table(title, versions, rows, command, started):
+    """The heading (date, command, machine, load) and a ``figure / value / target / met?`` table."""
+    print()
+    print(f"{title}   {started:%Y-%m-%d %H:%M %Z}")
+    print(f"command         {command}")
+    print(f"machine         {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},"
+          f" {versions}")
+    print(f"load average    {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1 / 5 / 15 min, at the end;"
+          " other processes skew the figures)")
+    print()
+    header = ("figure", "value", "target", "met?")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+
+
 def print_table(figures, command, started):
     import apache_beam
     import spacy

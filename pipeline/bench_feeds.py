@@ -30,8 +30,6 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -41,7 +39,7 @@ from datetime import datetime
 
 import redis
 
-from pipeline.bench import RedisServer, free_port
+from pipeline.bench import RedisServer, free_port, print_target_table
 
 __all__ = ["feed_body", "feed_rows", "main", "measure_polls"]
 
@@ -207,18 +205,8 @@ def _rows(feeds, hosts, items, result, repeats):
 def print_table(rows, command, started):
     import httpx
 
-    print()
-    print(f"newsmon feed bench   {started:%Y-%m-%d %H:%M %Z}")
-    print(f"command         {command}")
-    print(f"machine         {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},"
-          f" httpx {httpx.__version__}, redis-py {redis.__version__}")
-    print(f"load average    {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1 / 5 / 15 min, at the end;"
-          " other processes skew the figures)")
-    print()
-    header = ("figure", "value", "target", "met?")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
-    for row in [header, *rows]:
-        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+    versions = f"httpx {httpx.__version__}, redis-py {redis.__version__}"
+    print_target_table("newsmon feed bench", versions, rows, command, started)
 
 
 def _quiet_logging():

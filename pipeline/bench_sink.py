@@ -39,8 +39,6 @@ and the date.
 
 import argparse
 import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -50,7 +48,7 @@ from typing import NamedTuple
 
 import redis
 
-from pipeline.bench import RedisServer
+from pipeline.bench import RedisServer, print_target_table
 
 __all__ = ["article_batch", "articles_for", "main", "measure", "sink_rows", "write_raw", "write_with_sink"]
 
@@ -278,18 +276,8 @@ def _rows(articles, events, raw, making, sink, none, ratio):
 def print_table(rows, command, started):
     import apache_beam
 
-    print()
-    print(f"newsmon sink bench   {started:%Y-%m-%d %H:%M %Z}")
-    print(f"command         {command}")
-    print(f"machine         {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},"
-          f" apache-beam {apache_beam.__version__}, redis-py {redis.__version__}")
-    print(f"load average    {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1 / 5 / 15 min, at the end;"
-          " other processes skew the figures)")
-    print()
-    header = ("figure", "value", "target", "met?")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
-    for row in [header, *rows]:
-        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip())
+    versions = f"apache-beam {apache_beam.__version__}, redis-py {redis.__version__}"
+    print_target_table("newsmon sink bench", versions, rows, command, started)
 
 
 def _quiet_logging():
