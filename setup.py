@@ -31,6 +31,9 @@ setup(
         "PyYAML>=6",
         "platformdirs>=4",
         "tqdm>=4.66",
+        # Surge statistics (negative-binomial tails) and trend pictures.
+        "numpy>=1.26,<3",
+        "scipy==1.17.1",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
     entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},
