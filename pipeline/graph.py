@@ -2,8 +2,8 @@
 
     source (articles + failed)
       | NormalizeArticles | [SkipProcessedArticles] | MarkRelevance
-      | ExtractEntities (NER on relevant articles only) | TagTopics | MatchSubscriptions
-      | WriteToRedisStreams
+      | ExtractEntities (NER on relevant articles only) | TagTopics
+      | AssignStories (story state in Redis) | MatchSubscriptions | WriteToRedisStreams
     failures of every step -> WriteDeadLetters (one per step)
 
 The graph does not know which source feeds it.
@@ -16,6 +16,7 @@ from connectors.subscription_store import LiveSubscriptions
 from transforms.entities import ExtractEntities, load_aliases
 from transforms.normalize import NormalizeArticles
 from transforms.relevance import MarkRelevance
+from transforms.stories import AssignStories
 from transforms.subscriptions import MatchSubscriptions
 from transforms.topics import TagTopics
 
@@ -43,7 +44,9 @@ class ArticlesToAlerts(beam.PTransform):
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
-        matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
+        storied = tagged.articles | "AssignStories" >> AssignStories(
+            c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        matched = storied.articles | "MatchSubscriptions" >> MatchSubscriptions(
             c.subscriptions, known_topics=list(c.taxonomy), live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
@@ -52,5 +55,6 @@ class ArticlesToAlerts(beam.PTransform):
         # fused with its step, which Beam's local runner needs while an unbounded source runs.
         for step, failed in (("Source", source["failed"]), ("Normalize", normalized.failed),
                              ("Entities", with_entities.failed), ("Topics", tagged.failed),
+                             ("Stories", storied.failed),
                              ("Subscriptions", matched.failed)):
             failed | f"WriteDeadLetters{step}" >> WriteDeadLetters(c.redis_url, **sink)
