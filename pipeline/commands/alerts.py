@@ -1,0 +1,103 @@
+"""``newsmon alerts show|tail``: read a subscription's alerts.
+
+    newsmon alerts show nord-stream [-n 10] [--json]      the latest alerts, newest first
+    newsmon alerts tail nord-stream [--follow] [--json]   read as a consumer group; ack after printing
+
+``tail`` (like ``deliver``) reads with a consumer group, so a stopped reader
+resumes where it left off and alerts a dead consumer left unacknowledged are
+claimed after ``--claim-idle`` seconds. ``format_alert`` is how every command
+shows an alert to a person.
+"""
+
+import json
+import sys
+
+from connectors.alert_consumer import AlertReader, default_consumer_name
+from pipeline.options import add_redis_arguments, connect_redis
+from transforms.rules import validate_rule_id
+
+__all__ = ["add_consumer_arguments", "add_parser", "alert_reader", "format_alert"]
+
+
+def format_alert(entry_id, fields):
+    """An alert stream entry as four lines of text (title, origin, topics and terms, evidence)."""
+    topics = ", ".join(t["id"] for t in json.loads(fields.get("topics", "[]")))
+    evidence = json.loads(fields.get("evidence", "[]"))
+    terms = ", ".join(json.loads(fields.get("terms", "[]")))
+    lines = [f"[{entry_id}] {fields.get('title', '')}",
+             f"    source: {fields.get('source') or '-'}  published: {fields.get('published') or '-'}"
+             f"  url: {fields.get('url') or '-'}",
+             f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
+    if evidence:
+        lines.append(f"    evidence: {evidence[0]}")
+    return "\n".join(lines)
+
+
+def add_consumer_arguments(parser, group):
+    parser.add_argument("--group", help=f"consumer group (default: {group})")
+    parser.add_argument("--consumer", help="consumer name within the group (default: <kind>-<hostname>)")
+    parser.add_argument("--claim-idle", type=float, default=60.0, metavar="SECONDS",
+                        help="take over alerts another consumer left unacknowledged this long (default: 60)")
+
+
+def alert_reader(args, client, keys, kind):
+    """The consumer-group reader the ``--group/--consumer/--claim-idle`` arguments ask for."""
+    validate_rule_id(args.subscription, "subscription")
+    return AlertReader(client, keys.alerts(args.subscription), group=args.group or kind,
+                       consumer=args.consumer or default_consumer_name(kind),
+                       claim_idle_ms=int(args.claim_idle * 1000))
+
+
+def run_show(args, _beam_args):
+    _url, _server, client, keys = connect_redis(args)
+    stream = keys.alerts(args.subscription)
+    entries = client.xrevrange(stream, count=args.count)
+    if not entries:
+        print(f"no alerts on {stream}", file=sys.stderr)
+    for entry_id, fields in entries:
+        if args.json:
+            print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False))
+        else:
+            print(format_alert(entry_id, fields))
+    return 0
+
+
+def run_tail(args, _beam_args):
+    _url, _server, client, keys = connect_redis(args)
+    reader = alert_reader(args, client, keys, "tail")
+    shown = 0
+    while args.limit is None or shown < args.limit:
+        entries = reader.read(count=10 if args.limit is None else min(10, args.limit - shown),
+                              block_ms=5000 if args.follow else None)
+        if not entries and not args.follow:
+            break
+        for entry_id, fields in entries:
+            if args.json:
+                print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False), flush=True)
+            else:
+                print(format_alert(entry_id, fields), flush=True)
+            reader.ack(entry_id)
+            shown += 1
+    return 0
+
+
+def add_parser(commands):
+    alerts = commands.add_parser("alerts", help="read alerts", description="Read a subscription's alerts.")
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="print the latest alerts of a subscription")
+    show.add_argument("subscription")
+    show.add_argument("-n", "--count", type=int, default=10, help="how many (default: 10)")
+    show.add_argument("--json", action="store_true", help="one JSON object per alert per line")
+    add_redis_arguments(show)
+    show.set_defaults(func=run_show)
+    tail = actions.add_parser(
+        "tail", help="read alerts as a consumer group, acknowledging each after printing it",
+        description="Read a subscription's alerts with XREADGROUP; each is acknowledged only after it "
+                    "is printed. Alerts a stopped or dead consumer left unacknowledged are read again.")
+    tail.add_argument("subscription")
+    tail.add_argument("-f", "--follow", action="store_true", help="wait for new alerts until interrupted")
+    tail.add_argument("--json", action="store_true", help="one JSON object per alert per line")
+    tail.add_argument("-n", "--limit", type=int, help="stop after this many alerts")
+    add_consumer_arguments(tail, "tail")
+    add_redis_arguments(tail)
+    tail.set_defaults(func=run_tail)
