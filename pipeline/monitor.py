@@ -9,8 +9,18 @@ tick polls the feeds that are due (each on its own interval, backoff and
 Retry-After, kept in Redis), and articles that an earlier poll already took
 through the graph are skipped. Subscriptions are re-read from Redis while it
 runs.
+
+``supervise_monitor`` is how the command runs it: the pipeline in a thread,
+and in the main thread one status line per poll cycle (from the run's totals
+in Redis, so worker processes and remote runners count too) and the stop on
+SIGINT/SIGTERM (a stop key in Redis tells the source to stop; the writes in
+flight finish first).
 """
 
+import os
+import signal
+import sys
+import threading
 import time
 
 from connectors.feeds import PollFeeds
@@ -18,7 +28,7 @@ from pipeline.graph import ArticlesToAlerts
 from pipeline.local_runner_fixes import apply_local_runner_fixes
 from pipeline.options import make_pipeline, runs_locally
 
-__all__ = ["build_monitor", "run_monitor", "tick_seconds"]
+__all__ = ["build_monitor", "run_monitor", "status_line", "supervise_monitor", "tick_seconds"]
 
 
 def tick_seconds(interval):
@@ -55,3 +65,85 @@ def run_monitor(feeds, config, beam_args=(), *, interval, max_polls=None, durati
     result = pipeline.run()
     result.wait_until_finish()
     return result
+
+
+def status_line(previous, current):
+    """One poll cycle's line, from the run totals before and after it."""
+    def delta(name):
+        return int(current.get(name, 0)) - int(previous.get(name, 0))
+
+    return (f"{time.strftime('%H:%M:%S')} poll: {delta('feeds_polled')} feeds polled,"
+            f" {delta('articles')} new items, {delta('alerts')} alerts,"
+            f" {max(delta('feed_failures'), delta('failed'))} failures")
+
+
+def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval, max_polls=None,
+                      duration=None, allow_private=False, embedded_server=None):
+    """Run the monitor until it ends or a signal stops it, printing a status line per poll cycle.
+
+    ``client`` reads the run totals at ``config.stats_key`` and sets ``stop_key``.
+    Returns the exit status (0); a stop by signal leaves the process directly.
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    outcome = {}
+
+    def target():
+        try:
+            run_monitor(feeds, config, beam_args, interval=interval, max_polls=max_polls,
+                        duration=duration, stop_key=stop_key, allow_private=allow_private)
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            outcome["error"] = error
+
+    stats_key = config.stats_key
+    thread = threading.Thread(target=target, name="newsmon-monitor", daemon=True)
+    thread.start()
+    printed, last, changed_at = {}, {}, time.monotonic()
+    stop_deadline = None
+    while thread.is_alive():
+        thread.join(0.25)
+        now = time.monotonic()
+        if stop.is_set() and stop_deadline is None:
+            stop_deadline = now + 5.0
+            try:
+                client.set(stop_key, "1", ex=24 * 3600)
+            except Exception:  # noqa: BLE001 - Redis is down: leave at the deadline
+                pass
+        try:
+            current = client.hgetall(stats_key)
+        except Exception:  # noqa: BLE001 - Redis is down; the pipeline says so and retries
+            if stop_deadline is not None and now > stop_deadline:
+                break
+            continue
+        if current != last:
+            last, changed_at = current, now
+        settled = now - changed_at >= 1.0
+        if settled and int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
+            print(status_line(printed, current), flush=True)
+            printed = current
+        if stop_deadline is not None and (settled or now > stop_deadline):
+            break
+    if "error" in outcome:
+        raise outcome["error"]
+    try:
+        current = client.hgetall(stats_key)
+        if int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
+            print(status_line(printed, current), flush=True)
+        client.delete(stats_key, stop_key)
+    except Exception:  # noqa: BLE001 - Redis is down: nothing more to report
+        pass
+    print("newsmon: monitor stopped", file=sys.stderr, flush=True)
+    if thread.is_alive():
+        # Stopped by a signal: writes in flight are done (the counters settled); the runner's
+        # threads would keep the process alive, so leave now. Nothing is lost: items not yet
+        # written carry no processed marker and are taken again on the next start.
+        if embedded_server is not None:
+            try:
+                embedded_server.save()
+            except Exception:  # noqa: BLE001 - the embedded server is gone
+                pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0

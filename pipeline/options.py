@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN
+from connectors.redis_connection import redis_client, resolve_redis
+from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN, RedisKeys
 from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL
 from transforms.topics import DEFAULT_TAXONOMY
 
 __all__ = ["RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
-           "make_pipeline", "runs_locally"]
+           "connect_redis", "make_pipeline", "runs_locally"]
 
 
 @dataclass
@@ -45,6 +46,12 @@ def add_redis_arguments(parser):
                         help="Redis URL (redis://, rediss://, unix://); default $NEWSMON_REDIS_URL,"
                              " else localhost:6379, else an embedded Redis")
     parser.add_argument("--prefix", default="newsmon:", help="prefix of every Redis key (default: %(default)s)")
+
+
+def connect_redis(args):
+    """``(url, embedded server or None, client, keys)`` for the ``--redis``/``--prefix`` arguments."""
+    url, server = resolve_redis(args.redis)
+    return url, server, redis_client(url), RedisKeys(args.prefix)
 
 
 def add_common_arguments(parser):

@@ -1,0 +1,87 @@
+"""``newsmon poll``: poll every due feed once through the whole pipeline, and show what was found.
+
+    newsmon poll seeds/feeds.opml --once [--subscriptions FILE] [--force] [Beam options]
+
+One pass of PollFeeds (conditional GET, politeness, backoff; connectors/feeds.py)
+into the article graph (pipeline/graph.py). Items an earlier poll took through
+the graph are skipped. ``add_feed_run_arguments`` and ``feed_run_setup`` are
+shared with ``newsmon monitor``.
+"""
+
+from connectors.redis_streams import new_run_id
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
+from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
+from transforms.topics import load_taxonomy
+
+__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup"]
+
+
+def add_feed_run_arguments(parser):
+    parser.add_argument("feedlist", metavar="FEEDLIST", help="OPML, YAML or text list of feed URLs")
+    parser.add_argument("--interval", type=float, default=900, metavar="SECONDS",
+                        help="default poll interval per feed (default: %(default)g)")
+    parser.add_argument("--subscriptions", metavar="FILE",
+                        help="YAML file of subscriptions, used with those stored in Redis")
+    parser.add_argument("--allow-private", action="store_true",
+                        help="allow feeds on loopback and private addresses (refused by default)")
+    add_redis_arguments(parser)
+    add_common_arguments(parser)
+    add_prefilter_argument(parser)
+
+
+def feed_run_setup(args):
+    """``(taxonomy, feeds, url, embedded server, client, keys, file subscriptions)`` of a feed run."""
+    from connectors.feed_lists import load_feed_list
+
+    taxonomy = load_taxonomy(args.topics)
+    feeds = load_feed_list(args.feedlist)
+    url, server, client, keys = connect_redis(args)
+    subscriptions = {}
+    if args.subscriptions:
+        subscriptions = load_subscriptions_file(args.subscriptions, known_topics=taxonomy)
+    return taxonomy, feeds, url, server, client, keys, subscriptions
+
+
+def _feed_counts_line(counts):
+    outcomes = {name: counts.get(("feeds", name), 0) for name in ("ok", "not_modified", "failed", "not_due")}
+    return (f"Feeds: {outcomes['ok']} fetched, {outcomes['not_modified']} not modified,"
+            f" {outcomes['failed']} failed, {outcomes['not_due']} not due yet (see: newsmon feeds status).")
+
+
+def run(args, beam_args):
+    from connectors.feeds import PollFeeds
+    from pipeline.graph import ArticlesToAlerts
+    from pipeline.options import make_pipeline
+
+    taxonomy, feeds, url, _server, client, keys, subscriptions = feed_run_setup(args)
+    stats_key = keys.run_stats(new_run_id())
+    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                       aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, skip_processed=True,
+                       live_subscriptions=True, prefilter=args.prefilter)
+    pipeline = make_pipeline(beam_args)
+    source = pipeline | "PollFeeds" >> PollFeeds(
+        feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
+        force=args.force, stats_key=stats_key, verify_processed=True)
+    _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    client.delete(stats_key)
+    counts = metric_counts(result)
+    all_subscriptions = {**SubscriptionStore(client, keys).all(), **subscriptions}
+    print_run_summary(counts, keys, client, url, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
+    print(_feed_counts_line(counts))
+    print_latest_alerts(client, keys, all_subscriptions, args.show)
+    return 0
+
+
+def add_parser(commands):
+    poll = commands.add_parser(
+        "poll", help="poll every feed once through the whole pipeline",
+        description="Poll each due feed of a feed list once (conditional GET, politeness, backoff), take "
+                    "new items through the pipeline into Redis, and show what was found.")
+    add_feed_run_arguments(poll)
+    poll.add_argument("--once", action="store_true", help="poll once and exit (the default for poll)")
+    poll.add_argument("--force", action="store_true", help="poll feeds that are not due yet too")
+    poll.add_argument("--show", type=int, default=3, metavar="N", help="latest alerts to show (default: 3)")
+    poll.set_defaults(func=run, beam_options=True)

@@ -1,0 +1,95 @@
+"""``newsmon replay``: replay an article archive into Redis and show what was found.
+
+    newsmon replay seeds/ --subscriptions seeds/subscriptions.yaml [--show N] [Beam options]
+
+Runs the replay graph (pipeline/replay.py) over .txt and .jsonl articles with
+the subscriptions stored in Redis (plus those of ``--subscriptions``), shows a
+progress bar on a terminal, then the run's summary and the latest alerts.
+Rerunning writes nothing twice.
+"""
+
+import sys
+import threading
+
+from connectors.archive import archive_files, count_articles
+from connectors.redis_streams import new_run_id
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
+from pipeline.errors import UsageError
+from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
+from pipeline.replay import run_replay
+from transforms.topics import load_taxonomy
+
+__all__ = ["add_parser"]
+
+
+def _run_with_progress(run, client, stats_key, total, show_bar):
+    """Run ``run()`` in a thread; a progress bar follows the sink's counter in Redis."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = run()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="newsmon-replay", daemon=True)
+    thread.start()
+    if show_bar:
+        from tqdm import tqdm
+
+        with tqdm(total=total, unit="article", desc="replay", file=sys.stderr) as bar:
+            while thread.is_alive():
+                thread.join(0.3)
+                try:
+                    done = sum(int(n) for n in client.hmget(stats_key, "articles", "failed") if n)
+                except Exception:  # noqa: BLE001 - the bar is cosmetic
+                    continue
+                bar.update(max(0, min(done, total) - bar.n))
+    thread.join()
+    client.delete(stats_key)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def run(args, beam_args):
+    taxonomy = load_taxonomy(args.topics)
+    files = archive_files(args.paths)
+    if not files:
+        raise UsageError(f"no .txt or .jsonl articles under {' '.join(args.paths)}")
+    url, _server, client, keys = connect_redis(args)
+    store = SubscriptionStore(client, keys)
+    subscriptions = store.all()
+    if args.subscriptions:
+        subscriptions.update(load_subscriptions_file(args.subscriptions, known_topics=taxonomy))
+    stats_key = keys.run_stats(new_run_id())
+    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                       aliases=args.aliases, prefix=args.prefix, batch_size=args.batch_size,
+                       stats_key=stats_key, prefilter=args.prefilter)
+    show_bar = sys.stderr.isatty() and not args.no_progress
+    result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
+                                client, stats_key, count_articles(files), show_bar)
+    counts = metric_counts(result)
+    print_run_summary(counts, keys, client, url, f"Replayed {len(files)} file(s)", taxonomy, subscriptions)
+    print_latest_alerts(client, keys, subscriptions, args.show)
+    return 0
+
+
+def add_parser(commands):
+    replay = commands.add_parser(
+        "replay", help="replay an article archive into Redis and show what was found",
+        description="Replay .txt and .jsonl articles through the pipeline into Redis Streams. "
+                    "Rerunning writes nothing twice. Beam options (--runner, --direct_num_workers=2 "
+                    "--direct_running_mode=multi_processing, ...) pass through.")
+    replay.add_argument("paths", nargs="+", metavar="PATH", help="archive files or directories")
+    add_redis_arguments(replay)
+    add_common_arguments(replay)
+    replay.add_argument("--subscriptions", metavar="FILE",
+                        help="YAML file of subscriptions, used with those stored in Redis")
+    replay.add_argument("--batch-size", type=int, default=32, help="articles per NER batch (default: 32)")
+    replay.add_argument("--show", type=int, default=3, metavar="N",
+                        help="latest alerts to show per subscription (default: 3; 0 for none)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_prefilter_argument(replay)
+    replay.set_defaults(func=run, beam_options=True)

@@ -1,0 +1,61 @@
+"""What a replay or a poll prints when it is done: counts from Beam's metrics, then the latest alerts.
+
+    Replayed 1 file(s): 1 articles read, 0 failed (dead letters on newsmon:deadletter).
+    Topics:
+      sanctions                     1 articles
+    Alerts:
+      nord-stream                   1 matched, 1 new on newsmon:alerts:nord-stream
+    Streams at redis://localhost:6379/0: newsmon:events (1 entries), ...
+"""
+
+from apache_beam.metrics.metric import MetricsFilter
+
+from pipeline.commands.alerts import format_alert
+
+__all__ = ["metric_counts", "print_latest_alerts", "print_run_summary"]
+
+
+def metric_counts(result):
+    """``{(namespace, name): total}`` of a finished pipeline's counters."""
+    counts = {}
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        key = (counter.key.metric.namespace, counter.key.metric.name)
+        counts[key] = counts.get(key, 0) + (counter.committed or 0)
+    return counts
+
+
+def print_run_summary(counts, keys, client, url, headline, taxonomy, subscriptions):
+    read = counts.get(("newsmon", "articles_read"), 0)
+    failed = counts.get(("newsmon", "failed"), 0)
+    duplicates = counts.get(("newsmon", "already_written"), 0)
+    skipped = counts.get(("newsmon", "already_processed"), 0)
+    print(f"\n{headline}: {read} articles read, {failed} failed (dead letters on {keys.deadletter}).")
+    if skipped:
+        print(f"{skipped} articles were processed by an earlier poll and skipped.")
+    print("Topics:")
+    for topic in taxonomy:
+        print(f"  {topic:<24} {counts.get(('topics', topic), 0):>6} articles")
+    if subscriptions:
+        print("Alerts:")
+        for name in subscriptions:
+            matched = counts.get(("alerts", name), 0)
+            new = counts.get(("written", f"alerts:{name}"), 0)
+            print(f"  {name:<24} {matched:>6} matched, {new} new on {keys.alerts(name)}")
+    if duplicates:
+        print(f"{duplicates} entries were already on their streams and were not written again.")
+    print(f"Streams at {url}: {keys.events} ({client.xlen(keys.events)} entries),"
+          f" {keys.prefix}topic:<topic>, {keys.prefix}alerts:<subscription>, {keys.deadletter}"
+          f" ({client.xlen(keys.deadletter)} entries).")
+
+
+def print_latest_alerts(client, keys, subscriptions, count):
+    """The ``count`` latest alerts of each subscription (``--show N``)."""
+    if not count or not subscriptions:
+        return
+    print("\nLatest alerts:")
+    for name in subscriptions:
+        entries = client.xrevrange(keys.alerts(name), count=count)
+        if entries:
+            print(f"— {name} ({client.xlen(keys.alerts(name))} on {keys.alerts(name)}):")
+            for entry_id, fields in entries:
+                print(format_alert(entry_id, fields))

@@ -1,0 +1,108 @@
+"""``newsmon subscribe``: alert subscriptions stored in Redis.
+
+    newsmon subscribe add nord-stream --topic sanctions --any "nord stream" --any gazprom
+    newsmon subscribe list [--json]
+    newsmon subscribe show|remove|pause|resume NAME
+
+A subscription is a rule in the same language as the topics (transforms/rules.py),
+validated before it is stored (connectors/subscription_store.py); its alerts go
+to ``<prefix>alerts:<name>``.
+"""
+
+import json
+
+from connectors.subscription_store import SubscriptionStore
+from pipeline.errors import UsageError
+from pipeline.options import add_redis_arguments, connect_redis
+from transforms.topics import DEFAULT_TAXONOMY, load_taxonomy
+
+__all__ = ["add_parser", "rule_from_args"]
+
+
+def rule_from_args(args):
+    """The rule the ``subscribe add`` options describe, e.g. ``{"topics": [...], "any": [...]}``."""
+    rule = {}
+    for field, values in (("topics", args.topic), ("any", args.any), ("none", args.none),
+                          ("sources", args.source)):
+        if values:
+            rule[field] = values
+    if args.all:
+        rule["all"] = [[term.strip() for term in group.split("|") if term.strip()] for group in args.all]
+    if args.entity:
+        entities = {}
+        for spec in args.entity:
+            label, sep, name = spec.partition(":")
+            if not sep or not name.strip():
+                raise UsageError(f"--entity {spec!r}: expected LABEL:Name, e.g. GPE:Russia")
+            entities.setdefault(label.strip().upper(), []).append(name.strip())
+        rule["entities"] = entities
+    if args.within:
+        rule["within"] = int(args.within) if args.within.isdigit() else args.within
+    if args.min_score is not None:
+        rule["min_score"] = args.min_score
+    if args.min_hits is not None:
+        rule["min_hits"] = args.min_hits
+    return rule
+
+
+def run(args, _beam_args):
+    _url, _server, client, keys = connect_redis(args)
+    store = SubscriptionStore(client, keys)
+    if args.action == "add":
+        taxonomy = load_taxonomy(args.topics)
+        store.add(args.name, rule_from_args(args), known_topics=taxonomy)
+        print(f"subscription {args.name} saved; its alerts go to {keys.alerts(args.name)}")
+    elif args.action == "list":
+        subscriptions = store.all()
+        if args.json:
+            print(json.dumps(subscriptions, ensure_ascii=False))
+        for name, rule in subscriptions.items() if not args.json else ():
+            state = " (paused)" if rule.get("paused") else ""
+            print(f"{name}{state}: {json.dumps({k: v for k, v in rule.items() if k != 'paused'})}")
+        if not subscriptions and not args.json:
+            print("no subscriptions; add one with: newsmon subscribe add NAME --topic TOPIC")
+    elif args.action == "show":
+        rule = store.get(args.name)
+        if rule is None:
+            raise UsageError(f"no subscription {args.name!r}")
+        print(json.dumps(rule, indent=2, ensure_ascii=False))
+    elif args.action == "remove":
+        if not store.remove(args.name):
+            raise UsageError(f"no subscription {args.name!r}")
+        print(f"subscription {args.name} removed (its alerts stay on {keys.alerts(args.name)})")
+    else:
+        if not store.set_paused(args.name, args.action == "pause"):
+            raise UsageError(f"no subscription {args.name!r}")
+        print(f"subscription {args.name} {'paused' if args.action == 'pause' else 'resumed'}")
+    return 0
+
+
+def add_parser(commands):
+    subscribe = commands.add_parser("subscribe", help="manage alert subscriptions stored in Redis",
+                                    description="Add, list, show, remove, pause or resume subscriptions.")
+    actions = subscribe.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add", help="add or replace a subscription",
+        description="A subscription matches an article when all its conditions hold.",
+        epilog="example: newsmon subscribe add nord-stream --topic sanctions --any 'nord stream' --any gazprom")
+    add.add_argument("name", help="subscription name (lower-case letters, digits, - _ .)")
+    add.add_argument("--topic", action="append", metavar="TOPIC", help="the article carries this topic")
+    add.add_argument("--any", action="append", metavar="TERM", help="one of these terms occurs")
+    add.add_argument("--all", action="append", metavar="T1|T2",
+                     help="a group of terms ('|'-separated), one of which must occur; repeat for each group")
+    add.add_argument("--none", action="append", metavar="TERM", help="this term does not occur")
+    add.add_argument("--within", metavar="sentence|N", help="the --all groups occur in one sentence / N tokens")
+    add.add_argument("--entity", action="append", metavar="LABEL:NAME", help="an entity, e.g. GPE:Russia")
+    add.add_argument("--source", action="append", metavar="SOURCE", help="only articles from this source")
+    add.add_argument("--min-score", type=float, help="lowest score that alerts (0-1)")
+    add.add_argument("--min-hits", type=int, help="least number of term occurrences")
+    add.add_argument("--topics", metavar="FILE", default=str(DEFAULT_TAXONOMY),
+                     help="taxonomy whose topics --topic may name (default: seeds/topics.yaml)")
+    listing = actions.add_parser("list", help="list subscriptions")
+    listing.add_argument("--json", action="store_true")
+    for action, text in (("show", "print one subscription's rule"), ("remove", "delete a subscription"),
+                         ("pause", "stop alerting, keep the rule"), ("resume", "alert again")):
+        actions.add_parser(action, help=text).add_argument("name")
+    for sub in actions.choices.values():
+        add_redis_arguments(sub)
+    subscribe.set_defaults(func=run)

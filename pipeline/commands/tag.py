@@ -1,0 +1,51 @@
+"""``newsmon tag``: the entities and topics of a few articles, in one process, without Redis.
+
+    newsmon tag seeds/000_aa5d093c1f1fedc9.txt [--json]
+
+The same steps as the pipeline (pipeline/tag.py). ``--json`` prints one object
+per article per line: ``{"id", "title", "topics": [{"id", "score", "terms",
+"evidence"}], "entities": [{"text", "label", "canonical", "count"}]}``.
+Exit status 1 when an article could not be read or tagged.
+"""
+
+import json
+import sys
+
+from pipeline.options import add_common_arguments
+from transforms.topics import load_taxonomy
+
+__all__ = ["add_parser"]
+
+
+def run(args, _beam_args):
+    from pipeline.tag import tag_paths
+
+    taxonomy = load_taxonomy(args.topics)
+    failures = 0
+    for article, failed in tag_paths(args.paths, taxonomy, model=args.model, aliases_path=args.aliases):
+        if failed is not None:
+            failures += 1
+            print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({key: article[key] for key in ("id", "title", "topics", "entities")},
+                             ensure_ascii=False))
+            continue
+        print(f"{article['title']}  [{article['id']}]")
+        for topic in article["topics"]:
+            print(f"  topic {topic['id']} (score {topic['score']}): {', '.join(topic['terms'])}")
+            print(f"        {topic['evidence'][0]}")
+        if not article["topics"]:
+            print("  no topic")
+        people = ", ".join(f"{e['canonical']} ({e['label']}, {e['count']})" for e in article["entities"][:12])
+        print(f"  entities: {people or '-'}\n")
+    return 1 if failures else 0
+
+
+def add_parser(commands):
+    tag = commands.add_parser("tag", help="tag articles with entities and topics (no Redis)",
+                              description="Tag .txt/.jsonl articles and print what was found.")
+    tag.add_argument("paths", nargs="+", metavar="PATH")
+    tag.add_argument("--json", action="store_true", help="one JSON object per article per line")
+    add_common_arguments(tag)
+    tag.set_defaults(func=run)
