@@ -248,3 +248,42 @@ def test_poll_refuses_private_addresses_by_default(capsys, redis_url, redis_db, 
     assert status == 0 and "1 failed" in out
     [(_, dead)] = redis_db.xrange("newsmon:deadletter")
     assert dead["stage"] == "fetch" and "loopback" in dead["error"]
+
+
+def test_escape_sequences_and_script_links_never_reach_the_screen_or_a_webhook(capsys, redis_url, redis_db,
+                                                                               tmp_path):
+    from tests.connectors.test_webhook import Receiver
+    from tests.pipeline.test_monitor import FeedServer
+
+    class HostileFeed(FeedServer):
+        def render(self):
+            return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                    "<title>Wire\x1b[2J</title><item><guid>urn:test:hostile</guid>"
+                    "<title>\x1b]0;owned\x07Germany halts \x1b[31mNord Stream\x1b[0m 2</title>"
+                    "<link>javascript:alert(document.cookie)</link>"
+                    "<description>Berlin halted the Nord Stream\x9b2J pipeline.\x1b]8;;http://evil.example"
+                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>")
+
+    server, receiver = HostileFeed(), Receiver()
+    try:
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(server.url + "\n", encoding="utf-8")
+        run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
+        status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--redis", redis_url)
+        assert status == 0 and "\x1b" not in out
+        status, out, _ = run(capsys, "alerts", "show", "ns2", "--redis", redis_url)
+        assert status == 0 and "Germany halts Nord Stream 2" in out
+        assert "url: -" in out and "javascript" not in out
+        assert not any(char in out for char in "\x1b\x07\x9b")
+        status, _, _ = run(capsys, "deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start",
+                           "--redis", redis_url)
+        [body] = receiver.received
+        assert body["title"] == "Germany halts Nord Stream 2" and body["url"] == ""
+        assert body["source"] == "Wire"
+        assert not any(char in json.dumps(body, ensure_ascii=False) for char in "\x1b\x07\x9b")
+        assert "\\u001b" not in json.dumps(body)
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        receiver.server.shutdown()
+        receiver.server.server_close()
