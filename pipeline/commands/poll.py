@@ -8,9 +8,11 @@ the graph are skipped. ``add_feed_run_arguments`` and ``feed_run_setup`` are
 shared with ``newsmon monitor``.
 """
 
+from connectors.feed_fetch import FetchOptions
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
+from pipeline.errors import UsageError
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
 
@@ -25,9 +27,17 @@ def add_feed_run_arguments(parser):
                         help="YAML file of subscriptions, used with those stored in Redis")
     parser.add_argument("--allow-private", action="store_true",
                         help="allow feeds on loopback and private addresses (refused by default)")
+    parser.add_argument("--max-items", type=int, default=FetchOptions().max_items, metavar="N",
+                        help="items taken per fetch of a feed, the newest first (default: %(default)d)")
     add_redis_arguments(parser)
     add_common_arguments(parser)
     add_prefilter_argument(parser)
+
+
+def fetch_options(args):
+    if args.max_items < 1:
+        raise UsageError(f"--max-items must be at least 1, got {args.max_items}")
+    return FetchOptions(max_items=args.max_items)
 
 
 def feed_run_setup(args):
@@ -65,7 +75,7 @@ def run(args, beam_args):
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
-        force=args.force, stats_key=stats_key, verify_processed=True)
+        force=args.force, stats_key=stats_key, verify_processed=True, options=fetch_options(args))
     _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
     result = pipeline.run()
     result.wait_until_finish()

@@ -326,3 +326,26 @@ def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(ca
     status, out, err = run(capsys, "replay", str(SEED_ARTICLE), "--redis", redis_url, "--no-progress")
     assert status == 0 and "subscription broken skipped: not valid JSON" in caplog.text
     assert "ns2                           1 matched, 1 new" in out
+
+
+def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path):
+    from tests.pipeline.test_monitor import FeedServer
+
+    class BigFeed(FeedServer):
+        def render(self):
+            items = "".join(f"<item><guid>urn:big:{i}</guid><title>Item {i}</title></item>" for i in range(30))
+            return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+
+    server = BigFeed()
+    try:
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(server.url + "\n", encoding="utf-8")
+        status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--max-items", "10",
+                             "--redis", redis_url)
+        assert status == 0 and "10 articles read" in out
+        status, out, _ = run(capsys, "feeds", "status", "--redis", redis_url)
+        assert "note: the feed offered 30 items; took the newest 10 (--max-items)" in out
+        assert out.splitlines()[1].split()[:3] == ["ok", "200", "10"]
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
