@@ -32,8 +32,14 @@ def rule_of(subscription):
 
 def compile_subscriptions(subscriptions, known_topics=None):
     """One matcher for every active subscription; RuleError names the bad one."""
-    for name in subscriptions:
+    for name, subscription in subscriptions.items():
         validate_rule_id(name, "subscription")
+        if not isinstance(subscription, dict):
+            raise RuleError(f"subscription {name!r}: expected a mapping of rule fields,"
+                            f" got {type(subscription).__name__}")
+        if not isinstance(subscription.get("paused", False), bool):
+            raise RuleError(f"subscription {name!r}: 'paused' must be true or false,"
+                            f" got {subscription['paused']!r}")
     active = {name: rule_of(sub) for name, sub in subscriptions.items() if not sub.get("paused")}
     return compile_rules(active, kind="subscription", known_topics=known_topics)
 

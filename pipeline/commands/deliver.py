@@ -6,13 +6,14 @@ Reads with a consumer group (``webhook-<hash of the URL>`` unless ``--group``),
 POSTs each alert as JSON with a ``text`` field a chat webhook can show,
 retries with backoff, acknowledges only after a 2xx, and after ``--attempts``
 failures moves the alert to the dead-letter stream with the last error
-(connectors/webhook.py).
+(connectors/webhook.py); then the exit status is 1.
 """
 
 import hashlib
 import sys
 
 from pipeline.commands.alerts import add_consumer_arguments, alert_reader
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import add_redis_arguments, connect_redis
 
 __all__ = ["add_parser"]
@@ -32,7 +33,7 @@ def run(args, _beam_args):
     finally:
         print(f"delivered {deliverer.delivered} alert(s) to {args.webhook};"
               f" {deliverer.dead} moved to {keys.deadletter}", file=sys.stderr)
-    return 0
+    return EXIT_INPUTS_FAILED if deliverer.dead else EXIT_OK
 
 
 def add_parser(commands):
