@@ -7,13 +7,13 @@ Key layout (prefix configurable, default ``newsmon:``):
     newsmon:alerts:<subscription>  per subscription
     newsmon:deadletter             records that failed, with error and origin
     newsmon:seen:<stream>:<id>     idempotency markers, with a TTL
-    newsmon:seen:<stream>:title:<hash>   (alerts) one story under one title
 
 Each entry is appended by one Lua script that sets the entry's markers
 (``SET NX EX``) and, only if none existed, does ``XADD ... MAXLEN ~``. So a
-replay, a retried bundle or a restarted monitor writes nothing twice, and the
-same story carried by two feeds (same normalized title) alerts a subscription
-once. Entry fields are flat strings; lists go as JSON.
+replay, a retried bundle or a restarted monitor writes nothing twice. The
+marker is the article's id (feed GUID, else canonical URL without tracking
+parameters, else content): two different articles under the same title both
+alert. Entry fields are flat strings; lists go as JSON.
 """
 
 import hashlib
@@ -24,7 +24,6 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from connectors.redis_connection import call_with_retry, redis_client
-from transforms.text import term_tokens
 
 __all__ = [
     "APPEND_ONCE_SCRIPT",
@@ -126,12 +125,6 @@ def alert_fields(article, alert):
     }
 
 
-def title_key(title):
-    """``"Germany halts Nord Stream 2!"`` and ``"germany halts nord-stream 2"`` -> the same hash."""
-    words = term_tokens(title)
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:16] if words else None
-
-
 def article_entries(article, keys):
     """``[(kind, stream, markers, fields), ...]``: what one tagged article writes.
 
@@ -152,12 +145,9 @@ def article_entries(article, keys):
                 "evidence": _json(topic["evidence"]),
             }))
     result = [(kind, stream, (keys.seen(stream, article["id"]),), fields) for kind, stream, fields in entries]
-    story = title_key(article.get("title", ""))
     for alert in article.get("alerts", ()):
         stream = keys.alerts(alert["id"])
         markers = (keys.seen(stream, article["id"]),)
-        if story:
-            markers += (keys.seen(stream, f"title:{story}"),)
         result.append((f"alerts:{alert['id']}", stream, markers, alert_fields(article, alert)))
     return result
 

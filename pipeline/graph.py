@@ -16,6 +16,7 @@ from connectors.subscription_store import LiveSubscriptions
 from transforms.entities import ExtractEntities, load_aliases
 from transforms.normalize import NormalizeArticles
 from transforms.relevance import MarkRelevance
+from transforms.ruleset import RuleSet
 from transforms.subscriptions import MatchSubscriptions
 from transforms.topics import TagTopics
 
@@ -37,14 +38,14 @@ class ArticlesToAlerts(beam.PTransform):
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
         live = LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds) if c.live_subscriptions else None
+        # One text for every rule, compiled once per worker and shared by the three rule steps.
+        rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases))
         if c.prefilter:
-            articles = articles | "MarkRelevance" >> MarkRelevance(
-                c.taxonomy, c.subscriptions, load_aliases(c.aliases), live_source=live)
+            articles = articles | "MarkRelevance" >> MarkRelevance(rules, live_source=live)
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
-        tagged = with_entities.articles | "TagTopics" >> TagTopics(c.taxonomy)
-        matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(
-            c.subscriptions, known_topics=list(c.taxonomy), live_source=live)
+        tagged = with_entities.articles | "TagTopics" >> TagTopics(rules)
+        matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(rules, live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)

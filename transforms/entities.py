@@ -21,6 +21,7 @@ import yaml
 from apache_beam.utils.shared import Shared
 
 from transforms.deadletter import FAILED, failure
+from transforms.text import without_analysis
 
 __all__ = [
     "Alias",
@@ -268,7 +269,7 @@ class _ExtractEntitiesFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(
                     FAILED,
                     failure("entities", error, origin=article.get("origin", ""),
-                            article_id=article.get("id", ""), payload=article),
+                            article_id=article.get("id", ""), payload=without_analysis(article)),
                 )
 
 

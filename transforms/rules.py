@@ -10,11 +10,19 @@ have at least one condition):
     entities: {LABEL: [name, ...]}   an entity of each label, with one of the names
     topics:   [topic, ...]           the article carries one of these topics (subscriptions)
     sources:  [source, ...]          the article comes from one of these sources
-    min_hits: N                      at least N term occurrences count as evidence
+    min_hits: N                      at least N term occurrences count as evidence (for a
+                                     rule without terms: N mentions of its entities)
     min_score: 0.0-1.0               the hit's score reaches this
     anyof:    [rule, ...]            alternatives: the rule matches if one of them does
-                                     (fields beside anyof apply to every alternative)
+                                     (fields beside anyof apply to every alternative; an
+                                     alternative's own ``none`` adds to the shared one,
+                                     any other field it sets replaces the shared one)
     description: text                for people; ignored by the matcher
+
+A hit's score grows with its evidence: ``1 - 0.6 ** mentions``, where mentions
+are the rule's term occurrences, or for a rule without terms the mentions of
+its entities. A rule of topics only has neither, so ``min_hits`` and
+``min_score`` are refused there.
 
 Terms match whole words, case-insensitively, ignoring punctuation: ``"U.S."``
 matches "U.S." and "u.s"; plurals are separate terms ("sanction", "sanctions").
@@ -23,6 +31,8 @@ matches "U.S." and "u.s"; plurals are separate terms ("sanction", "sanctions").
 an article walks one token trie built from every rule's terms, then evaluates
 only the rules whose terms occurred (plus rules indexed by the article's
 entities or topics), so 10,000 subscriptions cost about what 10 do.
+``RuleMatcher.could_match`` decides the same rules before NER, as far as they
+can be without entities (transforms/relevance.py).
 
     >>> matcher = compile_rules({"sanctions": {"any": ["sanctions"], "none": ["league"]}})
     >>> [hit.rule_id for hit in matcher.match("The EU imposed new sanctions.")]
@@ -37,6 +47,8 @@ from transforms.text import analyze, term_tokens
 
 __all__ = [
     "ENTITY_LABELS",
+    "add_term",
+    "find_terms",
     "Hit",
     "RuleError",
     "RuleMatcher",
@@ -73,7 +85,7 @@ class Hit:
         return {"id": self.rule_id, "score": self.score, "terms": self.terms, "evidence": self.evidence}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rule:
     rule_id: str
     any_terms: tuple = ()
@@ -192,6 +204,13 @@ def _parse_rule(rule_id, spec, kind):
         raise RuleError(
             f"rule {rule_id!r}: empty rule: give at least one of 'any', 'all', 'entities' or 'topics'"
         )
+    if not (rule.has_terms or rule.entities):
+        for name in ("min_hits", "min_score"):
+            if name in spec:
+                raise RuleError(
+                    f"rule {rule_id!r}: field {name!r}: counts term occurrences or entity mentions,"
+                    " and a rule of topics only has neither"
+                )
     return rule
 
 
@@ -208,12 +227,19 @@ def _parse_alternatives(rule_id, spec, kind):
     for index, alternative in enumerate(alternatives):
         if "anyof" in alternative:
             raise RuleError(f"rule {rule_id!r}: field 'anyof[{index}]': alternatives do not nest")
+        merged = {**shared, **alternative}
+        if "none" in shared and "none" in alternative:  # both vetoes hold
+            merged["none"] = _as_list(shared["none"]) + _as_list(alternative["none"])
         try:
-            rules.append(_parse_rule(rule_id, {**shared, **alternative}, kind))
+            rules.append(_parse_rule(rule_id, merged, kind))
         except RuleError as error:
             raise RuleError(str(error).replace(f"rule {rule_id!r}:", f"rule {rule_id!r}: anyof[{index}]:", 1)) \
                 from error
     return rules
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, list) else [value]
 
 
 def score_for(hits):
@@ -229,6 +255,7 @@ class RuleMatcher:
         self._trie = {}
         self._rules_by_term = defaultdict(set)
         self._rules_by_entity = defaultdict(set)  # (label, name) -> rules without terms
+        self._rules_by_name = defaultdict(set)  # name -> the same rules, before NER
         self._rules_by_topic = defaultdict(set)  # topic -> rules without terms or entities
         self._topics_by_rule = {rule.rule_id: rule.topics for rule in rules if rule.topics}
         for index, rule in enumerate(rules):
@@ -244,6 +271,7 @@ class RuleMatcher:
                     label, names = rule.entities[0]
                     for name in names:
                         self._rules_by_entity[(label, name)].add(index)
+                        self._rules_by_name[name].add(index)
                 else:
                     for topic in rule.topics:
                         self._rules_by_topic[topic].add(index)
@@ -259,62 +287,85 @@ class RuleMatcher:
     def rule_ids(self):
         return [rule.rule_id for rule in self.rules]
 
+    @property
+    def entity_names(self):
+        """Every entity name some rule asks for (lower-cased)."""
+        return {name for rule in self.rules for _, names in rule.entities for name in names}
+
     def _add_term(self, key):
-        node = self._trie
-        for token in key:
-            node = node.setdefault(token, {})
-        node[""] = key
+        add_term(self._trie, key)
 
     def find_terms(self, tokens):
         """Every occurrence of every term: {term tokens: [(first token, last token + 1), ...]}."""
-        found = defaultdict(list)
-        trie = self._trie
-        for start, token in enumerate(tokens):
-            node = trie.get(token)
-            position = start
-            while node is not None:
-                position += 1
-                key = node.get("")
-                if key is not None:
-                    found[key].append((start, position))
-                if position >= len(tokens):
-                    break
-                node = node.get(tokens[position])
-        return found
+        return find_terms(self._trie, tokens)
 
-    def could_match(self, text):
-        """True if some rule's terms occur in ``text`` (or a rule needs no terms).
+    def possible(self, analyzed, *, names=frozenset(), topics=(), source=""):
+        """The ids of the rules that may match once entities are known (see could_match)."""
+        return {self.rules[index].rule_id for index in self._possible(analyzed, names, topics, source)}
 
-        Cheap: no NER. Used to skip entity extraction on articles that no
-        rule can match.
+    def could_match(self, analyzed, *, names=frozenset(), topics=(), source=""):
+        """True if some rule may match this article once its entities are known.
+
+        Every condition but the entities is decided as ``match`` decides it
+        (``all`` groups, ``within``, ``none``, ``topics``, ``sources``,
+        ``min_hits`` and ``min_score`` on terms); an entity condition passes
+        if one of its names occurs in the text: ``names`` are the lower-cased
+        entity names found there (see transforms/relevance.py, which also
+        counts alias variants). ``topics`` are the topics the article may carry.
         """
-        if self._rules_by_entity or self._rules_by_topic:
-            return True
-        found = self.find_terms(analyze(text).tokens)
-        return any(key in self._rules_by_term for key in found)
+        return next(self._possible(analyzed, names, topics, source), None) is not None
 
-    def match(self, text, *, entities=(), topics=(), source="", analyzed=None):
-        """The hits of every rule on one article.
-
-        ``entities`` are dicts with ``label`` and ``canonical`` (as made by
-        transforms.entities); ``topics`` the ids of topics the article carries.
-        """
-        analyzed = analyzed or analyze(text)
+    def _possible(self, analyzed, names, topics, source):
+        """Indexes of the rules that may match, lazily."""
         found = self.find_terms(analyzed.tokens)
-        entity_keys = {(e["label"], " ".join(e["canonical"].lower().split())) for e in entities}
         topic_ids = {t.lower() for t in topics}
         candidates = set()
         for key in found:
             candidates.update(self._rules_by_term.get(key, ()))
-        for key in entity_keys:
+        for name in names:
+            candidates.update(self._rules_by_name.get(name, ()))
+        for topic in topic_ids:
+            candidates.update(self._rules_by_topic.get(topic, ()))
+
+        def entity_mentions(label, rule_names):
+            return None if rule_names & names else 0  # None: present, mentions unknown before NER
+
+        return (index for index in candidates
+                if self._evidence(self.rules[index], analyzed, found, entity_mentions, topic_ids, source)
+                is not None)
+
+    def match(self, text=None, *, entities=(), topics=(), source="", analyzed=None):
+        """The hits of every rule on one article.
+
+        ``entities`` are dicts with ``label``, ``canonical`` and ``count`` (as
+        made by transforms.entities); ``topics`` the ids of topics the article
+        carries. ``analyzed`` is ``analyze(text)`` if the caller has it already.
+        """
+        analyzed = analyzed or analyze(text)
+        found = self.find_terms(analyzed.tokens)
+        entity_counts = defaultdict(int)
+        for entity in entities:
+            entity_counts[(entity["label"], " ".join(entity["canonical"].lower().split()))] += \
+                entity.get("count", 1)
+        topic_ids = {t.lower() for t in topics}
+        candidates = set()
+        for key in found:
+            candidates.update(self._rules_by_term.get(key, ()))
+        for key in entity_counts:
             candidates.update(self._rules_by_entity.get(key, ()))
         for topic in topic_ids:
             candidates.update(self._rules_by_topic.get(topic, ()))
+
+        def entity_mentions(label, names):
+            return sum(entity_counts.get((label, name), 0) for name in names)
+
         hits = {}
         for index in sorted(candidates):
-            hit = self._evaluate(self.rules[index], analyzed, found, entity_keys, topic_ids, source)
-            if hit is None:
+            rule = self.rules[index]
+            evidence = self._evidence(rule, analyzed, found, entity_mentions, topic_ids, source)
+            if evidence is None:
                 continue
+            hit = _hit(rule, analyzed, *evidence)
             previous = hits.get(hit.rule_id)
             if previous is None:
                 hits[hit.rule_id] = hit
@@ -324,16 +375,25 @@ class RuleMatcher:
                 previous.evidence = list(dict.fromkeys(previous.evidence + hit.evidence))[:_MAX_EVIDENCE]
         return list(hits.values())
 
-    def _evaluate(self, rule, analyzed, found, entity_keys, topic_ids, source):
+    @staticmethod
+    def _evidence(rule, analyzed, found, entity_mentions, topic_ids, source):
+        """``(spans, score)`` if the rule matches, else None.
+
+        ``entity_mentions(label, names)`` counts the article's mentions of those
+        entities; None means "present, count unknown" (before NER).
+        """
         if any(key in found for key in rule.none_terms):
             return None
         if rule.topics and not rule.topics & topic_ids:
             return None
         if rule.sources and (source or "").lower() not in rule.sources:
             return None
+        mentions = 0
         for label, names in rule.entities:
-            if not any((label, name) in entity_keys for name in names):
+            count = entity_mentions(label, names)
+            if count == 0:
                 return None
+            mentions = None if count is None or mentions is None else mentions + count
         spans = []  # (first token, end token, term key) that count as evidence
         if rule.any_terms:
             spans = [(s, e, key) for key in rule.any_terms for s, e in found.get(key, ())]
@@ -344,17 +404,54 @@ class RuleMatcher:
             if not group_spans:
                 return None
             spans.extend(group_spans)
-        hits = _distinct_mentions(spans)
-        if rule.has_terms and hits < rule.min_hits:
+        if rule.has_terms:
+            hits = _distinct_mentions(spans)
+        elif rule.entities:
+            if mentions is None:  # before NER: cannot tell yet
+                return spans, 1.0
+            hits = mentions
+        else:  # topics only
+            return spans, 1.0
+        if hits < rule.min_hits:
             return None
         score = score_for(hits)
         if score < rule.min_score:
             return None
-        spans.sort()
-        terms = list(dict.fromkeys(rule.spelling[key] for _, _, key in spans))
-        sentences = list(dict.fromkeys(analyzed.sentence_of[s] for s, _, _ in spans))
-        evidence = [analyzed.sentence_text(i)[:_MAX_EVIDENCE_CHARS] for i in sentences[:_MAX_EVIDENCE]]
-        return Hit(rule.rule_id, score, terms, evidence)
+        return spans, score
+
+
+def _hit(rule, analyzed, spans, score):
+    spans.sort()
+    terms = list(dict.fromkeys(rule.spelling[key] for _, _, key in spans))
+    sentences = list(dict.fromkeys(analyzed.sentence_of[s] for s, _, _ in spans))
+    evidence = [analyzed.sentence_text(i)[:_MAX_EVIDENCE_CHARS] for i in sentences[:_MAX_EVIDENCE]]
+    return Hit(rule.rule_id, score, terms, evidence)
+
+
+def add_term(trie, key):
+    """Add a term (a tuple of tokens, see text.term_tokens) to a trie made of dicts."""
+    node = trie
+    for token in key:
+        node = node.setdefault(token, {})
+    node[""] = key
+
+
+def find_terms(trie, tokens):
+    """Every occurrence of every term of ``trie`` in ``tokens``:
+    {term tokens: [(first token, last token + 1), ...]}."""
+    found = defaultdict(list)
+    for start, token in enumerate(tokens):
+        node = trie.get(token)
+        position = start
+        while node is not None:
+            position += 1
+            key = node.get("")
+            if key is not None:
+                found[key].append((start, position))
+            if position >= len(tokens):
+                break
+            node = node.get(tokens[position])
+    return found
 
 
 def _distinct_mentions(spans):

@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.deadletter import FAILED, failure
 from transforms.rules import RuleError, compile_rules, validate_rule_id
+from transforms.text import analysis_of, without_analysis
 
 __all__ = ["MatchSubscriptions", "compile_subscriptions", "match_subscriptions", "rule_of"]
 
@@ -49,7 +50,7 @@ def match_subscriptions(article, matcher):
     if not len(matcher):
         return {**article, "alerts": []}
     hits = matcher.match(
-        f"{article['title']}\n{article['text']}",
+        analyzed=analysis_of(article),
         entities=article.get("entities", ()),
         topics=[t["id"] for t in article.get("topics", ())],
         source=article.get("source", ""),
@@ -69,13 +70,12 @@ def match_subscriptions(article, matcher):
 
 
 class _MatchSubscriptionsFn(beam.DoFn):
-    def __init__(self, subscriptions, known_topics, live_source):
-        self._subscriptions = subscriptions
-        self._known_topics = known_topics
+    def __init__(self, rules, live_source):
+        self._rules = rules
         self._live_source = live_source
 
     def setup(self):
-        self._matcher = compile_subscriptions(self._subscriptions, self._known_topics)
+        self._matcher = self._rules.compiled().subscriptions
         self._counters = {}
         self._live = self._live_source() if self._live_source is not None else None
 
@@ -84,7 +84,8 @@ class _MatchSubscriptionsFn(beam.DoFn):
         live = self._live.changes()
         if live is not None:
             try:
-                self._matcher = compile_subscriptions({**self._subscriptions, **live}, self._known_topics)
+                self._matcher = compile_subscriptions({**self._rules.subscriptions(), **live},
+                                                      self._rules.compiled().known_topics)
             except RuleError as error:
                 _log.warning("newsmon: subscriptions not reloaded: %s", error)
 
@@ -92,7 +93,7 @@ class _MatchSubscriptionsFn(beam.DoFn):
         if self._live is not None:
             self._refresh()
         try:
-            matched = match_subscriptions(article, self._matcher)
+            matched = without_analysis(match_subscriptions(article, self._matcher))
         except Exception as error:  # noqa: BLE001 - any failure goes to the dead letters
             yield beam.pvalue.TaggedOutput(FAILED, failure(
                 "subscriptions", error, origin=article.get("origin", ""), article_id=article.get("id", "")))
@@ -108,7 +109,8 @@ class _MatchSubscriptionsFn(beam.DoFn):
 class MatchSubscriptions(beam.PTransform):
     """Articles -> articles with ``alerts``; outputs ``articles`` and ``failed``.
 
-    ``subscriptions`` is ``{name: rule}``; a bad rule raises ValueError here.
+    ``subscriptions`` is ``{name: rule}`` (with ``known_topics``), or a
+    transforms.ruleset.RuleSet; a bad rule raises ValueError here.
     ``live_source``, if given, is a picklable factory of an object whose
     ``changes()`` returns the stored subscriptions when they changed, else
     None (connectors.subscription_store.LiveSubscriptions): subscriptions
@@ -118,15 +120,17 @@ class MatchSubscriptions(beam.PTransform):
 
     def __init__(self, subscriptions, known_topics=None, *, live_source=None):
         super().__init__()
-        try:
-            compile_subscriptions(subscriptions, known_topics)
-        except RuleError as error:
-            raise ValueError(f"subscription {error}") from error
-        self._subscriptions = dict(subscriptions)
-        self._known_topics = list(known_topics) if known_topics is not None else None
+        from transforms.ruleset import RuleSet
+
+        if isinstance(subscriptions, RuleSet):
+            self._rules = subscriptions
+        else:
+            try:
+                self._rules = RuleSet({}, subscriptions, known_topics=known_topics)
+            except RuleError as error:
+                raise ValueError(f"subscription {error}") from error
         self._live_source = live_source
 
     def expand(self, articles):
-        return articles | beam.ParDo(_MatchSubscriptionsFn(
-            self._subscriptions, self._known_topics, self._live_source,
-        )).with_outputs(FAILED, main="articles")
+        return articles | beam.ParDo(_MatchSubscriptionsFn(self._rules, self._live_source)).with_outputs(
+            FAILED, main="articles")

@@ -8,13 +8,21 @@ match), so this module does both with two regular expressions.
 
     >>> analyze("Blinken met Lavrov. They spoke of U.S. sanctions.").sentence_texts()
     ['Blinken met Lavrov.', 'They spoke of U.S. sanctions.']
+
+An article is analysed once: the first step that needs it (MarkRelevance, or
+TagTopics without the prefilter) keeps the result under the article's
+``analysis`` key, and the later steps reuse it (``analysis_of``). The sink
+and the dead-letter records leave it out.
 """
 
 import bisect
 import re
 from dataclasses import dataclass
 
-__all__ = ["AnalyzedText", "analyze", "term_tokens"]
+__all__ = ["ANALYSIS", "AnalyzedText", "analysis_of", "analyze", "article_text", "term_tokens",
+           "with_analysis", "without_analysis"]
+
+ANALYSIS = "analysis"  # the article key that carries its AnalyzedText between steps
 
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -86,3 +94,29 @@ def analyze(text):
         for i, start in enumerate(sentence_starts)
     ]
     return AnalyzedText(text, tokens, starts, ends, sentence_of, spans)
+
+
+def article_text(article):
+    """The text rules match: the title, a line break, the body."""
+    return f"{article['title']}\n{article['text']}"
+
+
+def analysis_of(article):
+    """The article's AnalyzedText: the one an earlier step kept, else a new one."""
+    analyzed = article.get(ANALYSIS)
+    return analyzed if analyzed is not None else analyze(article_text(article))
+
+
+def with_analysis(article):
+    """``(article carrying its analysis, the analysis)``."""
+    analyzed = analysis_of(article)
+    if article.get(ANALYSIS) is analyzed:
+        return article, analyzed
+    return {**article, ANALYSIS: analyzed}, analyzed
+
+
+def without_analysis(article):
+    """The article without the analysis an earlier step kept (for output and failure records)."""
+    if ANALYSIS not in article:
+        return article
+    return {key: value for key, value in article.items() if key != ANALYSIS}

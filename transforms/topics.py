@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.deadletter import FAILED, failure
 from transforms.rules import RuleError, compile_rules
+from transforms.text import analysis_of, with_analysis
 
 __all__ = ["DEFAULT_TAXONOMY", "TagTopics", "load_taxonomy", "tag_topics"]
 
@@ -45,22 +46,23 @@ def load_taxonomy(path=DEFAULT_TAXONOMY):
 
 def tag_topics(article, matcher):
     """The article with its ``topics`` hits (most confident first)."""
-    hits = matcher.match(f"{article['title']}\n{article['text']}",
+    hits = matcher.match(analyzed=analysis_of(article),
                          entities=article.get("entities", ()), source=article.get("source", ""))
     hits.sort(key=lambda hit: -hit.score)
     return {**article, "topics": [hit.to_dict() for hit in hits]}
 
 
 class _TagTopicsFn(beam.DoFn):
-    def __init__(self, taxonomy):
-        self._taxonomy = taxonomy
+    def __init__(self, rules):
+        self._rules = rules
 
     def setup(self):
-        self._matcher = compile_rules(self._taxonomy, kind="topic")
+        self._matcher = self._rules.compiled().topics
         self._counters = {}
 
     def process(self, article):
         try:
+            article, _ = with_analysis(article)  # kept for MatchSubscriptions
             tagged = tag_topics(article, self._matcher)
         except Exception as error:  # noqa: BLE001 - any failure goes to the dead letters
             yield beam.pvalue.TaggedOutput(FAILED, failure(
@@ -77,13 +79,15 @@ class _TagTopicsFn(beam.DoFn):
 class TagTopics(beam.PTransform):
     """Articles -> articles with ``topics``; outputs ``articles`` and ``failed``.
 
-    ``taxonomy`` is ``{topic id: rule}`` (see load_taxonomy); a bad rule raises here.
+    ``rules`` is a transforms.ruleset.RuleSet, or a taxonomy ``{topic id: rule}``
+    (see load_taxonomy); a bad rule raises here.
     """
 
-    def __init__(self, taxonomy):
+    def __init__(self, rules):
         super().__init__()
-        compile_rules(taxonomy, kind="topic")
-        self._taxonomy = taxonomy
+        from transforms.ruleset import RuleSet
+
+        self._rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
 
     def expand(self, articles):
-        return articles | beam.ParDo(_TagTopicsFn(self._taxonomy)).with_outputs(FAILED, main="articles")
+        return articles | beam.ParDo(_TagTopicsFn(self._rules)).with_outputs(FAILED, main="articles")

@@ -5,15 +5,22 @@
 
 ``tail`` (like ``deliver``) reads with a consumer group, so a stopped reader
 resumes where it left off and alerts a dead consumer left unacknowledged are
-claimed after ``--claim-idle`` seconds. A name that is neither a stored
-subscription nor an alert stream is an error (exit 2), and nothing is created
-for it. ``format_alert`` is how every command shows an alert to a person.
+claimed after ``--claim-idle`` seconds. A new group starts at the alerts
+written from then on (``--from-start``: at the oldest one). ``--follow`` waits
+for new alerts for as long as it runs (hours of silence and Redis restarts
+included) and prints each within a second of its write; SIGTERM or Ctrl-C
+stop it. Delivery is at least once: an alert printed by a consumer killed
+before its ack is printed again by the next one. A name that is neither a
+stored subscription nor an alert stream is an error (exit 2), and nothing is
+created for it. ``format_alert`` is how every command shows an alert to a person.
 """
 
 import json
+import signal
 import sys
+import threading
 
-from connectors.alert_consumer import AlertReader, default_consumer_name
+from connectors.alert_consumer import AlertReader, default_consumer_name, follow
 from connectors.subscription_store import SubscriptionStore
 from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
@@ -38,6 +45,8 @@ def format_alert(entry_id, fields):
 
 def add_consumer_arguments(parser, group):
     parser.add_argument("--group", help=f"consumer group (default: {group})")
+    parser.add_argument("--from-start", action="store_true",
+                        help="a new group starts at the oldest alert on the stream (default: at the next new one)")
     parser.add_argument("--consumer", help="consumer name within the group (default: <kind>-<hostname>)")
     parser.add_argument("--claim-idle", type=float, default=60.0, metavar="SECONDS",
                         help="take over alerts another consumer left unacknowledged this long (default: 60)")
@@ -58,7 +67,13 @@ def alert_reader(args, client, keys, kind):
     stream = alert_stream(client, keys, args.subscription)
     return AlertReader(client, stream, group=args.group or kind,
                        consumer=args.consumer or default_consumer_name(kind),
-                       claim_idle_ms=int(args.claim_idle * 1000))
+                       claim_idle_ms=int(args.claim_idle * 1000), from_start=args.from_start)
+
+
+def stop_on_signals(on_stop):
+    """Call ``on_stop()`` on SIGTERM (and SIGINT), so a follower ends its loop and exits 0."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: on_stop())
 
 
 def run_show(args, _beam_args):
@@ -75,22 +90,39 @@ def run_show(args, _beam_args):
     return 0
 
 
+def _print_alert(args, entry_id, fields):
+    if args.json:
+        print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False), flush=True)
+    else:
+        print(format_alert(entry_id, fields), flush=True)
+
+
 def run_tail(args, _beam_args):
     _url, _server, client, keys = connect_redis(args)
     reader = alert_reader(args, client, keys, "tail")
     shown = 0
-    while args.limit is None or shown < args.limit:
-        entries = reader.read(count=10 if args.limit is None else min(10, args.limit - shown),
-                              block_ms=5000 if args.follow else None)
-        if not entries and not args.follow:
-            break
+
+    def left():
+        return None if args.limit is None else args.limit - shown
+
+    if args.limit is not None and args.limit <= 0:
+        return 0
+    if args.follow:
+        stopped = threading.Event()
+        stop_on_signals(stopped.set)
+        batches = follow(reader, count=10, wait_ms=1000,
+                         should_stop=lambda: stopped.is_set() or (left() is not None and left() <= 0))
+    else:
+        batches = iter(lambda: reader.read(count=10 if left() is None else min(10, left())), [])
+    for entries in batches:
         for entry_id, fields in entries:
-            if args.json:
-                print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False), flush=True)
-            else:
-                print(format_alert(entry_id, fields), flush=True)
+            if left() is not None and left() <= 0:
+                break
+            _print_alert(args, entry_id, fields)
             reader.ack(entry_id)
             shown += 1
+        if left() is not None and left() <= 0:
+            break
     return 0
 
 
@@ -106,7 +138,10 @@ def add_parser(commands):
     tail = actions.add_parser(
         "tail", help="read alerts as a consumer group, acknowledging each after printing it",
         description="Read a subscription's alerts with XREADGROUP; each is acknowledged only after it "
-                    "is printed. Alerts a stopped or dead consumer left unacknowledged are read again.")
+                    "is printed, so delivery is at least once: alerts a stopped or dead consumer left "
+                    "unacknowledged are read again (by another consumer after --claim-idle). A new group "
+                    "starts at the next new alert unless --from-start. With --follow it waits for new "
+                    "alerts until SIGTERM or Ctrl-C, through any silence and Redis restarts.")
     tail.add_argument("subscription")
     tail.add_argument("-f", "--follow", action="store_true", help="wait for new alerts until interrupted")
     tail.add_argument("--json", action="store_true", help="one JSON object per alert per line")

@@ -134,25 +134,59 @@ def test_rules_test_takes_a_yaml_file(capsys, tmp_path):
 def test_alerts_tail_acks_what_it_printed(capsys, redis_url, redis_db):
     for i in range(3):
         redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": f"Story {i}", "id": str(i)})
-    status, out, _ = run(capsys, "alerts", "tail", "ns2", "--json", "--limit", "2", "--redis", redis_url)
+    status, out, _ = run(capsys, "alerts", "tail", "ns2", "--json", "--limit", "2", "--from-start",
+                         "--redis", redis_url)
     assert status == 0 and [json.loads(line)["title"] for line in out.splitlines()] == ["Story 0", "Story 1"]
     status, out, _ = run(capsys, "alerts", "tail", "ns2", "--redis", redis_url)
     assert "Story 2" in out and "Story 0" not in out
     assert redis_db.xpending("newsmon:alerts:ns2", "tail")["pending"] == 0
 
 
-def test_deliver_once_posts_every_waiting_alert(capsys, redis_url, redis_db):
+def test_a_new_tail_group_starts_at_new_alerts(capsys, redis_url, redis_db):
+    redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": "Old story", "id": "0"})
+    status, out, _ = run(capsys, "alerts", "tail", "ns2", "--redis", redis_url)
+    assert status == 0 and out == ""
+    redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": "New story", "id": "1"})
+    status, out, _ = run(capsys, "alerts", "tail", "ns2", "--redis", redis_url)
+    assert "New story" in out and "Old story" not in out
+
+
+def test_deliver_once_posts_every_waiting_alert_and_a_new_webhook_starts_at_new_alerts(
+        capsys, redis_url, redis_db):
     from tests.connectors.test_webhook import Receiver
 
-    receiver = Receiver()
+    receiver, other = Receiver(), Receiver()
     try:
         for i in range(2):
             redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": f"Story {i}", "id": str(i)})
-        status, _, err = run(capsys, "deliver", "ns2", "--webhook", receiver.url, "--once", "--redis", redis_url)
+        status, _, err = run(capsys, "deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start",
+                             "--redis", redis_url)
         assert status == 0 and "delivered 2 alert(s)" in err
         assert [body["title"] for body in receiver.received] == ["Story 0", "Story 1"]
+        # A new (or changed) webhook URL does not get the stream's history.
+        status, _, err = run(capsys, "deliver", "ns2", "--webhook", other.url, "--once", "--redis", redis_url)
+        assert status == 0 and "delivered 0 alert(s)" in err and other.requests == []
+        redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": "Story 2", "id": "2"})
+        run(capsys, "deliver", "ns2", "--webhook", other.url, "--once", "--redis", redis_url)
+        assert [body["title"] for body in other.received] == ["Story 2"]
     finally:
-        receiver.server.shutdown()
+        for server in (receiver, other):
+            server.server.shutdown()
+            server.server.server_close()
+
+
+def test_durations():
+    from pipeline.commands.deliver import duration_seconds
+
+    assert [duration_seconds(v) for v in ("24h", "30m", "90s", "2d", "45", "1.5h")] == [
+        86400, 1800, 90, 172800, 45, 5400]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "24 hours", "h", "1w"])
+def test_deliver_give_up_after_takes_a_duration(capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        main(["deliver", "ns2", "--webhook", "http://x/hook", "--give-up-after", value])
+    assert exited.value.code == 2 and "expected a duration" in capsys.readouterr().err
 
 
 def test_eval_prints_the_table_with_misses_and_false_hits(capsys, tmp_path):

@@ -141,8 +141,8 @@ def test_entity_only_rule_is_found_through_the_entity_index():
     assert ids(matcher.match("An article with none of the rule words.", entities=[WHELAN])) == ["whelan"]
     assert ids(matcher.match("Espionage!", entities=[MOSCOW])) == ["moscow", "words"]
     assert matcher.match("Nothing here.") == []
-    hit = matcher.match("Text.", entities=[WHELAN])[0]
-    assert hit.score == 1.0 and hit.terms == [] and hit.evidence == []
+    hit = matcher.match("Text.", entities=[{**WHELAN, "count": 2}])[0]
+    assert hit.score == score_for(2) and hit.terms == [] and hit.evidence == []  # scored by mentions
 
 
 def test_subscription_topics_condition():
@@ -189,6 +189,25 @@ def test_min_hits_counts_term_occurrences():
     assert match_one(spec, "The ambassador met the envoy.") is None
     assert match_one(spec, "The ambassador met the envoy and another ambassador.") is not None
     assert match_one(spec, "Ambassador, ambassador, ambassador.") is not None
+
+
+def test_min_hits_on_a_rule_without_terms_counts_entity_mentions():
+    spec = {"entities": {"GPE": ["Moscow"]}, "min_hits": 3}
+    assert match_one(spec, "x", entities=[{**MOSCOW, "count": 2}]) is None
+    hit = match_one(spec, "x", entities=[{**MOSCOW, "count": 3}])
+    assert hit is not None and hit.score == score_for(3)
+
+
+def test_min_score_on_a_rule_without_terms_scores_entity_mentions():
+    spec = {"topics": ["sanctions"], "entities": {"GPE": ["Moscow"]}, "min_score": 0.6}
+    kwargs = {"kind": "subscription", "topics": ["sanctions"]}
+    assert match_one(spec, "x", entities=[MOSCOW], **kwargs) is None  # one mention scores 0.4
+    assert match_one(spec, "x", entities=[{**MOSCOW, "count": 2}], **kwargs) is not None
+
+
+@pytest.mark.parametrize("field", ["min_hits", "min_score"])
+def test_min_hits_and_min_score_are_refused_on_a_rule_of_topics_only(field):
+    assert_rule_error({"t": {"topics": ["sanctions"], field: 1}}, "'t'", f"'{field}'", kind="subscription")
 
 
 def test_min_score_filters_weak_hits():
@@ -451,6 +470,16 @@ def test_anyof_alternatives_share_fields_and_give_one_hit():
     assert set(hit.terms) == {"uranium enrichment", "bomb", "warheads"} and len(hit.evidence) == 2
     assert matcher.match("Uranium enrichment for reactor fuel. No bomb is planned.") == []
     assert matcher.match("Uranium enrichment rose. A bomb threat closed the airport.") == []
+
+
+def test_an_alternative_with_its_own_none_keeps_the_shared_none():
+    matcher = compile_rules({"sanctions": {
+        "none": ["referee"],
+        "anyof": [{"any": ["embargo"]}, {"any": ["sanctions"], "none": ["pupils"]}]}})
+    assert matcher.match("The referee backed sanctions on the club.") == []
+    assert matcher.match("The pupils faced sanctions.") == []
+    assert ids(matcher.match("New sanctions on oil.")) == ["sanctions"]
+    assert matcher.match("The referee spoke of an embargo.") == []
 
 
 def test_anyof_errors_name_the_alternative():

@@ -6,6 +6,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from connectors.redis_streams import RedisKeys
 from connectors.subscription_store import LiveSubscriptions, SubscriptionStore
+from transforms.ruleset import RuleSet
 from transforms.subscriptions import (
     MatchSubscriptions,
     _MatchSubscriptionsFn,
@@ -52,7 +53,8 @@ def test_match_subscriptions_in_a_pipeline():
 
 def test_live_subscriptions_are_picked_up_paused_and_removed(redis_url, redis_db):
     store = SubscriptionStore(redis_db, RedisKeys())
-    fn = _MatchSubscriptionsFn({}, ["sanctions"], LiveSubscriptions(redis_url, refresh_seconds=0))
+    fn = _MatchSubscriptionsFn(RuleSet({}, {}, known_topics=["sanctions"]),
+                               LiveSubscriptions(redis_url, refresh_seconds=0))
     fn.setup()
 
     def alerts():
