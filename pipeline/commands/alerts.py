@@ -24,13 +24,18 @@ from connectors.alert_consumer import AlertReader, default_consumer_name, follow
 from connectors.subscription_store import SubscriptionStore
 from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
+from transforms.normalize import strip_control_chars
 from transforms.rules import validate_rule_id
 
 __all__ = ["add_consumer_arguments", "add_parser", "alert_reader", "alert_stream", "format_alert"]
 
 
 def format_alert(entry_id, fields):
-    """An alert stream entry as four lines of text (title, origin, topics and terms, evidence)."""
+    """An alert stream entry as four lines of text (title, origin, topics and terms, evidence).
+
+    Control characters are removed again here, so an entry written by an older version
+    cannot drive the terminal either.
+    """
     topics = ", ".join(t["id"] for t in json.loads(fields.get("topics", "[]")))
     evidence = json.loads(fields.get("evidence", "[]"))
     terms = ", ".join(json.loads(fields.get("terms", "[]")))
@@ -40,7 +45,7 @@ def format_alert(entry_id, fields):
              f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
     if evidence:
         lines.append(f"    evidence: {evidence[0]}")
-    return "\n".join(lines)
+    return "\n".join(" ".join(strip_control_chars(line).split("\n")) for line in lines)
 
 
 def add_consumer_arguments(parser, group):

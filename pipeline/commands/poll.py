@@ -9,7 +9,7 @@ shared with ``newsmon monitor``.
 """
 
 from connectors.redis_streams import new_run_id
-from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
@@ -40,7 +40,12 @@ def feed_run_setup(args):
     subscriptions = {}
     if args.subscriptions:
         subscriptions = load_subscriptions_file(args.subscriptions, known_topics=taxonomy)
-    return taxonomy, feeds, connect_redis(args), subscriptions
+    redis = connect_redis(args)
+    # `newsmon subscribe add` checks new subscriptions against the topics this run knows.
+    publish_topics(redis.client, redis.keys, taxonomy, source=args.topics)
+    log_unusable(SubscriptionStore(redis.client, redis.keys).checked(known_topics=taxonomy)[1],
+                 scope=(redis.url, redis.keys.prefix))
+    return taxonomy, feeds, redis, subscriptions
 
 
 def _feed_counts_line(counts):
@@ -68,7 +73,7 @@ def run(args, beam_args):
     result = run_pipeline(pipeline, beam_args)
     client.delete(stats_key)
     counts = metric_counts(result)
-    all_subscriptions = {**SubscriptionStore(client, keys).all(), **subscriptions}
+    all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
     print_run_summary(counts, redis, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
     print(_feed_counts_line(counts))
     print_latest_alerts(client, keys, all_subscriptions, args.show)
