@@ -38,7 +38,8 @@ class ArticlesToAlerts(beam.PTransform):
         if c.skip_processed:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
-        live = LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds) if c.live_subscriptions else None
+        live = (LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds, known_topics=list(c.taxonomy))
+                if c.live_subscriptions else None)
         # One text for every rule, compiled once per worker and shared by the three rule steps.
         rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases))
         if c.prefilter:
