@@ -210,11 +210,12 @@ def test_eval_prints_the_table_with_misses_and_false_hits(capsys, tmp_path):
 
 
 def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.pipeline.test_monitor import show
+    from tests.servers import LiveFeed
 
-    server = FeedServer()
+    server = LiveFeed(etag=False)
     try:
-        server.items = ["ns-1", "arctic-1"]
+        show(server, ["ns-1", "arctic-1"])
         feedlist = tmp_path / "feeds.txt"
         feedlist.write_text(f"{server.url}\nhttp://127.0.0.1:1/closed.xml\n", encoding="utf-8")
         run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
@@ -237,7 +238,7 @@ def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
         assert any(line.startswith("failing") and "closed.xml" in line for line in lines)
         assert "last error:" in out
     finally:
-        server.httpd.shutdown()
+        server.stop()
         server.httpd.server_close()
 
 
