@@ -31,6 +31,9 @@ setup(
         "PyYAML>=6",
         "platformdirs>=4",
         "tqdm>=4.66",
+        # Stories: MinHash for near-duplicates, and word frequencies as term weights (see ARCHITECTURE.md).
+        "datasketch==2.0.0",
+        "wordfreq==3.1.1",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
     entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},
