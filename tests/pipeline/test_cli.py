@@ -254,16 +254,16 @@ def test_poll_refuses_private_addresses_by_default(capsys, redis_url, redis_db, 
 def test_escape_sequences_and_script_links_never_reach_the_screen_or_a_webhook(capsys, redis_url, redis_db,
                                                                                tmp_path):
     from tests.connectors.test_webhook import Receiver
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.servers import LiveFeed
 
-    class HostileFeed(FeedServer):
-        def render(self):
+    class HostileFeed(LiveFeed):
+        def _render(self, items):
             return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
                     "<title>Wire\x1b[2J</title><item><guid>urn:test:hostile</guid>"
                     "<title>\x1b]0;owned\x07Germany halts \x1b[31mNord Stream\x1b[0m 2</title>"
                     "<link>javascript:alert(document.cookie)</link>"
                     "<description>Berlin halted the Nord Stream\x9b2J pipeline.\x1b]8;;http://evil.example"
-                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>")
+                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>").encode()
 
     server, receiver = HostileFeed(), Receiver()
     try:
