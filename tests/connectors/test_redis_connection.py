@@ -7,7 +7,8 @@ import psutil
 import pytest
 
 from connectors.redis_connection import RedisUnavailable, display_url, resolve_redis
-from tests.conftest import ROOT, RedisServer, free_port
+from tests.conftest import ROOT
+from tests.servers import RedisServer, free_port
 
 SCRIPT = """
 import sys

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from pipeline.cli import main
-from tests.conftest import ROOT, SEED_ARTICLE, SEEDS, RedisServer, free_port
+from tests.conftest import ROOT, SEED_ARTICLE, SEEDS
+from tests.servers import RedisServer, free_port
 
 
 def run(capsys, *argv):
