@@ -23,18 +23,19 @@ def run(args, beam_args):
         raise UsageError(f"--max-polls must be at least 1, got {args.max_polls}")
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration:g}")
-    taxonomy, feeds, url, server, client, keys, subscriptions = feed_run_setup(args)
+    taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
+    url, keys = redis.url, redis.keys
     run_id = new_run_id()
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
                        refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter)
-    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {url}"
+    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"
           f" (stop with Ctrl-C)", file=sys.stderr, flush=True)
-    return supervise_monitor(feeds, config, beam_args, client=client, stop_key=f"{keys.prefix}monitor:{run_id}:stop",
-                             interval=args.interval, max_polls=args.max_polls, duration=args.duration,
-                             allow_private=args.allow_private, embedded_server=server,
-                             fetch_options=fetch_options(args))
+    return supervise_monitor(feeds, config, beam_args, client=redis.client,
+                             stop_key=f"{keys.prefix}monitor:{run_id}:stop", interval=args.interval,
+                             max_polls=args.max_polls, duration=args.duration, allow_private=args.allow_private,
+                             embedded_server=redis.server, fetch_options=fetch_options(args))
 
 
 def add_parser(commands):

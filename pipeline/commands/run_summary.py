@@ -12,7 +12,9 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.commands.alerts import format_alert
 
-__all__ = ["metric_counts", "print_latest_alerts", "print_run_summary"]
+__all__ = ["failed_count", "metric_counts", "print_latest_alerts", "print_run_summary"]
+
+_LIST_EVERY_SUBSCRIPTION_UP_TO = 20  # beyond that, only those that matched
 
 
 def metric_counts(result):
@@ -24,9 +26,16 @@ def metric_counts(result):
     return counts
 
 
-def print_run_summary(counts, keys, client, url, headline, taxonomy, subscriptions):
+def failed_count(counts):
+    """Records that failed at any step (each is on the dead-letter stream)."""
+    return counts.get(("newsmon", "failed"), 0)
+
+
+def print_run_summary(counts, redis, headline, taxonomy, subscriptions):
+    """``redis``: the command's RedisConnection (pipeline/options.py)."""
+    keys, client = redis.keys, redis.client
     read = counts.get(("newsmon", "articles_read"), 0)
-    failed = counts.get(("newsmon", "failed"), 0)
+    failed = failed_count(counts)
     duplicates = counts.get(("newsmon", "already_written"), 0)
     skipped = counts.get(("newsmon", "already_processed"), 0)
     print(f"\n{headline}: {read} articles read, {failed} failed (dead letters on {keys.deadletter}).")
@@ -37,13 +46,19 @@ def print_run_summary(counts, keys, client, url, headline, taxonomy, subscriptio
         print(f"  {topic:<24} {counts.get(('topics', topic), 0):>6} articles")
     if subscriptions:
         print("Alerts:")
+        silent = 0
         for name in subscriptions:
             matched = counts.get(("alerts", name), 0)
             new = counts.get(("written", f"alerts:{name}"), 0)
-            print(f"  {name:<24} {matched:>6} matched, {new} new on {keys.alerts(name)}")
+            if matched or len(subscriptions) <= _LIST_EVERY_SUBSCRIPTION_UP_TO:
+                print(f"  {name:<24} {matched:>6} matched, {new} new on {keys.alerts(name)}")
+            else:
+                silent += 1
+        if silent:
+            print(f"  ({silent} other subscriptions matched nothing)")
     if duplicates:
         print(f"{duplicates} entries were already on their streams and were not written again.")
-    print(f"Streams at {url}: {keys.events} ({client.xlen(keys.events)} entries),"
+    print(f"Streams in {redis.location}: {keys.events} ({client.xlen(keys.events)} entries),"
           f" {keys.prefix}topic:<topic>, {keys.prefix}alerts:<subscription>, {keys.deadletter}"
           f" ({client.xlen(keys.deadletter)} entries).")
 
@@ -53,8 +68,10 @@ def print_latest_alerts(client, keys, subscriptions, count):
     if not count or not subscriptions:
         return
     print("\nLatest alerts:")
+    pipe = client.pipeline(transaction=False)  # one round trip, however many subscriptions
     for name in subscriptions:
-        entries = client.xrevrange(keys.alerts(name), count=count)
+        pipe.xrevrange(keys.alerts(name), count=count)
+    for name, entries in zip(subscriptions, pipe.execute()):
         if entries:
             print(f"— {name} ({client.xlen(keys.alerts(name))} on {keys.alerts(name)}):")
             for entry_id, fields in entries:
