@@ -364,14 +364,11 @@ def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(ca
 
 
 def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path):
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.servers import FeedItem, LiveFeed
 
-    class BigFeed(FeedServer):
-        def render(self):
-            items = "".join(f"<item><guid>urn:big:{i}</guid><title>Item {i}</title></item>" for i in range(30))
-            return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
-
-    server = BigFeed()
+    server = LiveFeed(etag=False)
+    server.set_items([FeedItem(f"urn:big:{i}", f"Item {i}", "Text.", published=1_700_000_000 - i * 60)
+                      for i in range(30)])
     try:
         feedlist = tmp_path / "feeds.txt"
         feedlist.write_text(server.url + "\n", encoding="utf-8")
@@ -382,5 +379,4 @@ def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path)
         assert "note: the feed offered 30 items; took the newest 10 (--max-items)" in out
         assert out.splitlines()[1].split()[:3] == ["ok", "200", "10"]
     finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
+        server.stop()
