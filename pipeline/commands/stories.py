@@ -7,7 +7,7 @@
 Stories are made while articles flow through the graph (AssignStories,
 transforms/stories.py) and kept in Redis (connectors/story_index.py) until
 their keys expire, 14 days after their last article. "Last seen" is the
-publication time of a story's latest article. ``stories show`` exits 1 when
+publication time of a story's latest article. ``stories show`` exits 2 when
 there is no such story (or it expired).
 """
 
@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from connectors.story_index import StoryIndex
 from pipeline.commands.deliver import duration_seconds
+from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
 from transforms.normalize import strip_control_chars, to_utc_iso
 
@@ -84,8 +85,7 @@ def run_show(args, _beam_args):
     _url, _server, client, keys = connect_redis(args)
     story = StoryIndex(client, prefix=keys.prefix).story(args.story_id)
     if story is None:
-        print(f"newsmon: no story {args.story_id} (unknown, or expired)", file=sys.stderr)
-        return 1
+        raise UsageError(f"no story {args.story_id} (unknown, or expired)")
     if args.json:
         print(json.dumps(_json_story(story), ensure_ascii=False))
         return 0
@@ -119,7 +119,7 @@ def add_parser(commands):
     show = actions.add_parser("show", help="a story's articles in time order, with sources and links",
                               description="A story's articles in time order, with their sources, links and how "
                                           "each joined it (new, same_url, same_text, near_duplicate, "
-                                          "same_event). Exits 1 if there is no such story.")
+                                          "same_event). Exits 2 if there is no such story.")
     show.add_argument("story_id", metavar="STORY_ID")
     show.add_argument("--json", action="store_true", help="the story as one JSON object")
     add_redis_arguments(show)

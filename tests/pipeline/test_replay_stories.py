@@ -78,7 +78,7 @@ def test_stories_commands_list_and_show(archive, redis_url, capsys):
     assert out.index(WIRE["title"], 60) < out.index(SYNDICATED["title"]) < out.index(OTHER_OUTLET["title"])
     assert SYNDICATED["url"] in out and "[near_duplicate]" in out and "[same_event]" in out
 
-    assert main(["stories", "show", "0123456789abcdef", "--redis", redis_url]) == 1
+    assert main(["stories", "show", "0123456789abcdef", "--redis", redis_url]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     with pytest.raises(SystemExit) as exited:
         main(["stories", "--since", "yesterday-ish"])
