@@ -19,6 +19,7 @@ alert. Entry fields are flat strings; lists go as JSON.
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -229,7 +230,7 @@ class _AppendToStreamsFn(beam.DoFn):
         self._entries = []
         self._ids = []
 
-    def process(self, element):
+    def process(self, element: dict) -> Iterator[dict]:  # hinted: Beam need not infer it (it yields nothing)
         self._entries.extend(self._entries_of(element, self._keys))
         self._ids.append(element.get("id") or element.get("article_id") or "")
         if len(self._entries) >= FLUSH_EVERY:
