@@ -108,6 +108,7 @@ def _article_fields(article):
         "source": article.get("source", ""),
         "published": article.get("published", ""),
         "origin": article.get("origin", ""),
+        "language": article.get("language", ""),
     }
 
 

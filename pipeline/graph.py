@@ -1,8 +1,9 @@
 """The article graph shared by replay and monitor.
 
     source (articles + failed)
-      | NormalizeArticles | [SkipProcessedArticles] | MarkRelevance
-      | ExtractEntities (NER on relevant articles only) | TagTopics | MatchSubscriptions
+      | NormalizeArticles | [SkipProcessedArticles] | DetectLanguage | MarkRelevance
+      | ExtractEntities (NER on relevant articles only, a pipeline per language) | TagTopics
+      | MatchSubscriptions
       | WriteToRedisStreams
     failures of every step -> WriteDeadLetters (one per step)
 
@@ -14,6 +15,7 @@ import apache_beam as beam
 from connectors.redis_streams import SkipProcessedArticles, WriteDeadLetters, WriteToRedisStreams
 from connectors.subscription_store import LiveSubscriptions
 from transforms.entities import ExtractEntities, load_aliases
+from transforms.language import DetectLanguage
 from transforms.normalize import NormalizeArticles
 from transforms.relevance import MarkRelevance
 from transforms.ruleset import RuleSet
@@ -37,6 +39,7 @@ class ArticlesToAlerts(beam.PTransform):
         if c.skip_processed:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        articles = articles | "DetectLanguage" >> DetectLanguage()
         live = LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds) if c.live_subscriptions else None
         # One text for every rule, compiled once per worker and shared by the three rule steps.
         rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases))
