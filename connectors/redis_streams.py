@@ -109,6 +109,7 @@ def _article_fields(article):
         "published": article.get("published", ""),
         "origin": article.get("origin", ""),
         "language": article.get("language", ""),
+        "story": (article.get("story") or {}).get("id", ""),
     }
 
 

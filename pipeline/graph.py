@@ -3,8 +3,7 @@
     source (articles + failed)
       | NormalizeArticles | [SkipProcessedArticles] | DetectLanguage | MarkRelevance
       | ExtractEntities (NER on relevant articles only, a pipeline per language) | TagTopics
-      | MatchSubscriptions
-      | WriteToRedisStreams
+      | AssignStories (story state in Redis) | MatchSubscriptions | WriteToRedisStreams
     failures of every step -> WriteDeadLetters (one per step)
 
 The graph does not know which source feeds it.
@@ -19,6 +18,7 @@ from transforms.language import DetectLanguage
 from transforms.normalize import NormalizeArticles
 from transforms.relevance import MarkRelevance
 from transforms.ruleset import RuleSet
+from transforms.stories import AssignStories
 from transforms.subscriptions import MatchSubscriptions
 from transforms.topics import TagTopics
 
@@ -40,7 +40,8 @@ class ArticlesToAlerts(beam.PTransform):
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
         articles = articles | "DetectLanguage" >> DetectLanguage()
-        live = LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds) if c.live_subscriptions else None
+        live = (LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds, known_topics=list(c.taxonomy))
+                if c.live_subscriptions else None)
         # One text for every rule, compiled once per worker and shared by the three rule steps.
         rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases))
         if c.prefilter:
@@ -48,7 +49,9 @@ class ArticlesToAlerts(beam.PTransform):
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
             c.model, c.aliases, batch_size=c.batch_size)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(rules)
-        matched = tagged.articles | "MatchSubscriptions" >> MatchSubscriptions(rules, live_source=live)
+        storied = tagged.articles | "AssignStories" >> AssignStories(
+            c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        matched = storied.articles | "MatchSubscriptions" >> MatchSubscriptions(rules, live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)
@@ -56,5 +59,6 @@ class ArticlesToAlerts(beam.PTransform):
         # fused with its step, which Beam's local runner needs while an unbounded source runs.
         for step, failed in (("Source", source["failed"]), ("Normalize", normalized.failed),
                              ("Entities", with_entities.failed), ("Topics", tagged.failed),
+                             ("Stories", storied.failed),
                              ("Subscriptions", matched.failed)):
             failed | f"WriteDeadLetters{step}" >> WriteDeadLetters(c.redis_url, **sink)

@@ -28,8 +28,10 @@ __all__ = [
     "article_id",
     "canonical_url",
     "clean_text",
+    "strip_control_chars",
     "normalize_article",
     "to_utc_iso",
+    "web_url",
 ]
 
 _TAG_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
@@ -40,6 +42,15 @@ _BLOCK_TAGS = frozenset(
 )
 _TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid)$", re.IGNORECASE)
 _MAX_TEXT_CHARS = 200_000
+# Terminal escape sequences: CSI (colours, cursor moves), OSC/DCS/SOS/PM/APC strings up to BEL or ST
+# (window titles, hyperlinks; an unterminated one up to the end of its line), and two-byte escapes.
+_ESCAPE_SEQUENCES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]"
+)
+# C0 and C1 control characters but tab and newline, and DEL.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class _TextExtractor(HTMLParser):
@@ -65,9 +76,31 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+def strip_control_chars(value):
+    """``value`` without terminal escape sequences and control characters (tab and newline stay):
+    feed text must not retitle a terminal window, recolour it or hide a link when it is shown."""
+    value = _ESCAPE_SEQUENCES.sub("", value)
+    return _CONTROL_CHARS.sub("", value)
+
+
+def _one_line(value, limit=200):
+    return " ".join(strip_control_chars(str(value)).split())[:limit]
+
+
+def web_url(url):
+    """The canonical URL if ``url`` is an http(s) URL with a host, else "" (``javascript:``,
+    ``data:``, ``file:`` and the like are no article URLs)."""
+    url = strip_control_chars(str(url or "")).strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return canonical_url(url)
+
+
 def clean_text(value):
     """Plain text from text or HTML: tags, scripts and styles dropped, entities decoded,
-    runs of spaces folded, paragraphs kept as single line breaks."""
+    terminal escape sequences and control characters removed (tab and newline are
+    whitespace), runs of spaces folded, paragraphs kept as single line breaks."""
     if not value:
         return ""
     if _TAG_RE.search(value):
@@ -77,7 +110,7 @@ def clean_text(value):
         value = "".join(extractor.parts)
     else:
         value = html.unescape(value)
-    value = value.replace("\u00a0", " ").replace("\r", "\n")
+    value = strip_control_chars(value.replace("\u00a0", " ").replace("\r", "\n"))
     lines = (" ".join(line.split()) for line in value.split("\n"))
     return "\n".join(line for line in lines if line)[:_MAX_TEXT_CHARS]
 
@@ -146,17 +179,17 @@ def normalize_article(raw):
         "id": article_id(raw, title, text),
         "title": title,
         "text": text,
-        "url": canonical_url(raw.get("url") or ""),
+        "url": web_url(raw.get("url")),
         "published": published or "",
-        "source": str(raw.get("source") or ""),
-        "origin": str(raw.get("origin") or ""),
+        "source": _one_line(raw.get("source") or ""),
+        "origin": _one_line(raw.get("origin") or "", 1000),
     }
     if raw.get("published") and not published:
-        article["published_unparsed"] = str(raw["published"])[:100]
+        article["published_unparsed"] = _one_line(raw["published"], 100)
     if raw.get("published_estimated"):
         article["published_estimated"] = True  # a feed item without a date: its fetch time
     if raw.get("author"):
-        article["author"] = " ".join(str(raw["author"]).split())[:200]
+        article["author"] = _one_line(raw["author"])
     return article
 
 

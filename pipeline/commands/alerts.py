@@ -21,13 +21,18 @@ import threading
 
 from connectors.alert_consumer import AlertReader, default_consumer_name, follow
 from pipeline.options import add_redis_arguments, connect_redis
+from transforms.normalize import strip_control_chars
 from transforms.rules import validate_rule_id
 
 __all__ = ["add_consumer_arguments", "add_parser", "alert_reader", "format_alert"]
 
 
 def format_alert(entry_id, fields):
-    """An alert stream entry as four lines of text (title, origin, topics and terms, evidence)."""
+    """An alert stream entry as four lines of text (title, origin, topics and terms, evidence).
+
+    Control characters are removed again here, so an entry written by an older version
+    cannot drive the terminal either.
+    """
     topics = ", ".join(t["id"] for t in json.loads(fields.get("topics", "[]")))
     evidence = json.loads(fields.get("evidence", "[]"))
     terms = ", ".join(json.loads(fields.get("terms", "[]")))
@@ -37,7 +42,7 @@ def format_alert(entry_id, fields):
              f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
     if evidence:
         lines.append(f"    evidence: {evidence[0]}")
-    return "\n".join(lines)
+    return "\n".join(" ".join(strip_control_chars(line).split("\n")) for line in lines)
 
 
 def add_consumer_arguments(parser, group):

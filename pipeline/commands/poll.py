@@ -9,7 +9,7 @@ shared with ``newsmon monitor``.
 """
 
 from connectors.redis_streams import new_run_id
-from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
@@ -40,6 +40,9 @@ def feed_run_setup(args):
     subscriptions = {}
     if args.subscriptions:
         subscriptions = load_subscriptions_file(args.subscriptions, known_topics=taxonomy)
+    # `newsmon subscribe add` checks new subscriptions against the topics this run knows.
+    publish_topics(client, keys, taxonomy, source=args.topics)
+    log_unusable(SubscriptionStore(client, keys).checked(known_topics=taxonomy)[1], scope=(url, keys.prefix))
     return taxonomy, feeds, url, server, client, keys, subscriptions
 
 
@@ -68,7 +71,7 @@ def run(args, beam_args):
     result.wait_until_finish()
     client.delete(stats_key)
     counts = metric_counts(result)
-    all_subscriptions = {**SubscriptionStore(client, keys).all(), **subscriptions}
+    all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
     print_run_summary(counts, keys, client, url, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
     print(_feed_counts_line(counts))
     print_latest_alerts(client, keys, all_subscriptions, args.show)

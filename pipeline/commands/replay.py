@@ -13,7 +13,7 @@ import threading
 
 from connectors.archive import archive_files, count_articles
 from connectors.redis_streams import new_run_id
-from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable
 from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import UsageError
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
@@ -59,8 +59,8 @@ def run(args, beam_args):
     if not files:
         raise UsageError(f"no .txt or .jsonl articles under {' '.join(args.paths)}")
     url, _server, client, keys = connect_redis(args)
-    store = SubscriptionStore(client, keys)
-    subscriptions = store.all()
+    subscriptions, unusable = SubscriptionStore(client, keys).checked(known_topics=taxonomy)
+    log_unusable(unusable)  # one line each; the others are used
     if args.subscriptions:
         subscriptions.update(load_subscriptions_file(args.subscriptions, known_topics=taxonomy))
     stats_key = keys.run_stats(new_run_id())

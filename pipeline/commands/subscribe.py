@@ -6,14 +6,19 @@
 
 A subscription is a rule in the same language as the topics (transforms/rules.py),
 validated before it is stored (connectors/subscription_store.py); its alerts go
-to ``<prefix>alerts:<name>``.
+to ``<prefix>alerts:<name>``. Topics are checked against ``--topics FILE`` if
+given, else against the topics the monitor (or the last ``poll``) runs with,
+which it publishes in Redis when it starts, else against the default taxonomy.
+``list`` marks a stored subscription the running taxonomy cannot use as
+``(invalid: reason)``; the pipeline skips it with one log line and uses the others.
 """
 
 import json
 
-from connectors.subscription_store import SubscriptionStore
+from connectors.subscription_store import SubscriptionStore, running_topics
 from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
+from transforms.rules import RuleError
 from transforms.topics import DEFAULT_TAXONOMY, load_taxonomy
 
 __all__ = ["add_parser", "rule_from_args"]
@@ -45,22 +50,50 @@ def rule_from_args(args):
     return rule
 
 
+def known_topics(args, client, keys):
+    """``(topic ids, where they come from)``: ``--topics FILE``, else the taxonomy the running
+    monitor published, else the default taxonomy."""
+    if getattr(args, "topics", None):
+        return list(load_taxonomy(args.topics)), args.topics
+    running = running_topics(client, keys)
+    if running is not None:
+        topics, source = running
+        return topics, f"the taxonomy the monitor runs with ({source or 'published in Redis'})"
+    return list(load_taxonomy(DEFAULT_TAXONOMY)), "the default taxonomy"
+
+
+def _list(args, store, topics):
+    usable, unusable = store.checked(known_topics=topics)
+    if args.json:
+        print(json.dumps(store.all(), ensure_ascii=False))
+        return
+    if not usable and not unusable:
+        print("no subscriptions; add one with: newsmon subscribe add NAME --topic TOPIC")
+        return
+    stored = store.all()
+    for name in sorted({**usable, **unusable}):
+        rule = stored.get(name, {})
+        if name in unusable:
+            state = f" (invalid: {unusable[name]})"
+        else:
+            state = " (paused)" if rule.get("paused") else ""
+        print(f"{name}{state}: {json.dumps({k: v for k, v in rule.items() if k != 'paused'}, ensure_ascii=False)}")
+
+
 def run(args, _beam_args):
     _url, _server, client, keys = connect_redis(args)
     store = SubscriptionStore(client, keys)
     if args.action == "add":
-        taxonomy = load_taxonomy(args.topics)
-        store.add(args.name, rule_from_args(args), known_topics=taxonomy)
+        topics, source = known_topics(args, client, keys)
+        try:
+            store.add(args.name, rule_from_args(args), known_topics=topics)
+        except RuleError as error:
+            if "unknown topic" not in str(error):
+                raise
+            raise UsageError(f"{error}; checked against {source}") from error
         print(f"subscription {args.name} saved; its alerts go to {keys.alerts(args.name)}")
     elif args.action == "list":
-        subscriptions = store.all()
-        if args.json:
-            print(json.dumps(subscriptions, ensure_ascii=False))
-        for name, rule in subscriptions.items() if not args.json else ():
-            state = " (paused)" if rule.get("paused") else ""
-            print(f"{name}{state}: {json.dumps({k: v for k, v in rule.items() if k != 'paused'})}")
-        if not subscriptions and not args.json:
-            print("no subscriptions; add one with: newsmon subscribe add NAME --topic TOPIC")
+        _list(args, store, known_topics(args, client, keys)[0])
     elif args.action == "show":
         rule = store.get(args.name)
         if rule is None:
@@ -96,10 +129,16 @@ def add_parser(commands):
     add.add_argument("--source", action="append", metavar="SOURCE", help="only articles from this source")
     add.add_argument("--min-score", type=float, help="lowest score that alerts (0-1)")
     add.add_argument("--min-hits", type=int, help="least number of term occurrences")
-    add.add_argument("--topics", metavar="FILE", default=str(DEFAULT_TAXONOMY),
-                     help="taxonomy whose topics --topic may name (default: seeds/topics.yaml)")
-    listing = actions.add_parser("list", help="list subscriptions")
+    add.add_argument("--topics", metavar="FILE",
+                     help="taxonomy whose topics --topic may name (default: the topics the running monitor "
+                          "published in Redis, else seeds/topics.yaml)")
+    listing = actions.add_parser(
+        "list", help="list subscriptions; those the running taxonomy cannot use are marked invalid",
+        description="List stored subscriptions with their state: paused, or (invalid: reason) when the "
+                    "taxonomy the monitor runs with cannot use it (the monitor skips it).")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--topics", metavar="FILE",
+                         help="check against this taxonomy (default: as for add)")
     for action, text in (("show", "print one subscription's rule"), ("remove", "delete a subscription"),
                          ("pause", "stop alerting, keep the rule"), ("resume", "alert again")):
         actions.add_parser(action, help=text).add_argument("name")

@@ -271,3 +271,81 @@ def test_a_model_that_is_not_installed_is_a_usage_error(capsys):
         main(["tag", str(SEED_ARTICLE), "--model", "de=de_core_news_nowhere"])
     assert stopped.value.code == 2
     assert "not installed" in capsys.readouterr().err
+
+
+def test_escape_sequences_and_script_links_never_reach_the_screen_or_a_webhook(capsys, redis_url, redis_db,
+                                                                               tmp_path):
+    from tests.connectors.test_webhook import Receiver
+    from tests.pipeline.test_monitor import FeedServer
+
+    class HostileFeed(FeedServer):
+        def render(self):
+            return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                    "<title>Wire\x1b[2J</title><item><guid>urn:test:hostile</guid>"
+                    "<title>\x1b]0;owned\x07Germany halts \x1b[31mNord Stream\x1b[0m 2</title>"
+                    "<link>javascript:alert(document.cookie)</link>"
+                    "<description>Berlin halted the Nord Stream\x9b2J pipeline.\x1b]8;;http://evil.example"
+                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>")
+
+    server, receiver = HostileFeed(), Receiver()
+    try:
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(server.url + "\n", encoding="utf-8")
+        run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
+        status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--redis", redis_url)
+        assert status == 0 and "\x1b" not in out
+        status, out, _ = run(capsys, "alerts", "show", "ns2", "--redis", redis_url)
+        assert status == 0 and "Germany halts Nord Stream 2" in out
+        assert "url: -" in out and "javascript" not in out
+        assert not any(char in out for char in "\x1b\x07\x9b")
+        status, _, _ = run(capsys, "deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start",
+                           "--redis", redis_url)
+        [body] = receiver.received
+        assert body["title"] == "Germany halts Nord Stream 2" and body["url"] == ""
+        assert body["source"] == "Wire"
+        assert not any(char in json.dumps(body, ensure_ascii=False) for char in "\x1b\x07\x9b")
+        assert "\\u001b" not in json.dumps(body)
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def test_subscribe_add_and_list_check_against_the_taxonomy_the_monitor_runs_with(capsys, caplog, redis_url,
+                                                                                 redis_db, tmp_path, monkeypatch):
+    monkeypatch.setattr("connectors.subscription_store._LOGGED", {})
+    topics = tmp_path / "topics.yaml"
+    topics.write_text("topics:\n  piracy:\n    any: [piracy, pirates]\n  sanctions:\n    any: [sanctions]\n",
+                      encoding="utf-8")
+    run(capsys, "subscribe", "add", "cyber-desk", "--topic", "cyberattack", "--redis", redis_url)
+    feedlist = tmp_path / "feeds.txt"
+    feedlist.write_text("http://127.0.0.1:1/closed.xml\n", encoding="utf-8")
+    # A feed run publishes its topics when it starts.
+    status, _, err = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--topics", str(topics),
+                         "--redis", redis_url)
+    assert status == 0
+    assert "subscription cyber-desk skipped: field 'topics': unknown topic 'cyberattack'" in caplog.text
+    status, out, _ = run(capsys, "subscribe", "add", "piracy-desk", "--topic", "piracy", "--redis", redis_url)
+    assert status == 0 and "piracy-desk saved" in out
+    status, _, err = run(capsys, "subscribe", "add", "arctic", "--topic", "arctic_militarization",
+                         "--redis", redis_url)
+    assert status == 2 and "unknown topic 'arctic_militarization'" in err
+    assert "the taxonomy the monitor runs with" in err and str(topics) in err
+    status, out, _ = run(capsys, "subscribe", "list", "--redis", redis_url)
+    assert out.splitlines() == [
+        "cyber-desk (invalid: field 'topics': unknown topic 'cyberattack' (topics: piracy, sanctions)):"
+        ' {"topics": ["cyberattack"]}',
+        'piracy-desk: {"topics": ["piracy"]}']
+    # --topics FILE still decides when given.
+    status, _, _ = run(capsys, "subscribe", "add", "arctic", "--topic", "arctic_militarization",
+                       "--topics", str(SEEDS / "topics.yaml"), "--redis", redis_url)
+    assert status == 0
+
+
+def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(capsys, caplog, redis_url, redis_db):
+    redis_db.hset("newsmon:subscriptions", "broken", "{not json")
+    run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
+    status, out, err = run(capsys, "replay", str(SEED_ARTICLE), "--redis", redis_url, "--no-progress")
+    assert status == 0 and "subscription broken skipped: not valid JSON" in caplog.text
+    assert "ns2                           1 matched, 1 new" in out

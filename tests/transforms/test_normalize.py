@@ -1,9 +1,19 @@
 import apache_beam as beam
+import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.normalize import NormalizeArticles, article_id, canonical_url, clean_text, normalize_article, to_utc_iso
+from transforms.normalize import (
+    NormalizeArticles,
+    article_id,
+    canonical_url,
+    clean_text,
+    normalize_article,
+    strip_control_chars,
+    to_utc_iso,
+    web_url,
+)
 
 
 def test_clean_text_drops_scripts_styles_and_decodes_entities():
@@ -18,6 +28,55 @@ def test_clean_text_folds_whitespace_but_keeps_paragraphs():
 
 def test_clean_text_leaves_comparisons_alone():
     assert clean_text("if a < b and c > d") == "if a < b and c > d"
+
+
+@pytest.mark.parametrize("dirty, clean", [
+    ("Title\x1b]0;pwned\x07 here", "Title here"),                       # OSC window title, BEL
+    ("Title\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\", "Titlelink"),  # OSC 8 hyperlink, ST
+    ("\x1b[31mred\x1b[0m and \x1b[1;4mbold\x1b[m", "red and bold"),      # CSI colours
+    ("cursor\x1b[2J\x1b[H home", "cursor home"),                         # clear screen, home
+    ("C1\x9b31m csi\x9d0;t\x9c", "C1 csi"),                              # 8-bit CSI and OSC
+    ("bell\x07 nul\x00 bs\x08 del\x7f esc\x1b", "bell nul bs del esc"),
+    ("unterminated \x1b]0;title\nnext line", "unterminated \nnext line"),
+    ("keeps\ttabs\nand newlines", "keeps\ttabs\nand newlines"),
+    ("Zürich — “quotes” €", "Zürich — “quotes” €"),
+])
+def test_strip_control_chars(dirty, clean):
+    assert strip_control_chars(dirty) == clean
+
+
+def test_clean_text_removes_escape_sequences_also_when_entity_encoded():
+    # An encoded ESC decodes to nothing (HTML forbids it), so what followed it is plain text.
+    assert clean_text("<p>Nord \x1b[5mStream</p><p>&#27;]0;x&#7;two&#x9b;</p>") == "Nord Stream\n]0;xtwo›"
+    assert clean_text("a\x1b[31m\u0085b") == "ab"
+
+
+def test_every_text_field_is_cleaned_and_only_web_urls_are_kept():
+    article = normalize_article({
+        "id": "g1", "title": "\x1b]0;hacked\x07Germany halts \x1b[31mNord Stream\x1b[0m",
+        "text": "Berlin\x1b[2J said.", "url": "javascript:alert(1)", "source": "Wire\x1b[1m\x00",
+        "author": "A.\x1b]0;t\x07 Writer", "origin": "https://feed.example/rss\x07", "published": "\x1b[1m?"})
+    assert article["title"] == "Germany halts Nord Stream"
+    assert article["text"] == "Berlin said."
+    assert article["url"] == ""
+    assert article["source"] == "Wire" and article["author"] == "A. Writer"
+    assert article["origin"] == "https://feed.example/rss" and article["published_unparsed"] == "?"
+
+
+@pytest.mark.parametrize("url, kept", [
+    ("https://news.example/a?utm_source=x", "https://news.example/a"),
+    ("HTTP://News.Example/a", "http://news.example/a"),
+    ("javascript:alert(document.cookie)", ""),
+    ("JavaScript:alert(1)", ""),
+    ("data:text/html,<script>alert(1)</script>", ""),
+    ("file:///etc/passwd", ""),
+    ("vbscript:msgbox", ""),
+    ("//news.example/a", ""),
+    ("https:///no-host", ""),
+    ("", ""),
+])
+def test_web_url(url, kept):
+    assert web_url(url) == kept
 
 
 def test_timestamps_become_utc():

@@ -1,0 +1,49 @@
+"""Replay assigns every article to a story: events carry its id, a second replay changes nothing."""
+
+import json
+
+import pytest
+
+from connectors.story_index import StoryIndex
+from pipeline.options import RunConfig
+from pipeline.replay import run_replay
+from tests.story_samples import ALL, BAKE_SALE, NEXT_PACKAGE, OTHER_OUTLET, SYNDICATED, WIRE
+
+FIELDS = ("id", "title", "text", "url", "source", "published")
+
+
+@pytest.fixture
+def archive(tmp_path):
+    path = tmp_path / "stories.jsonl"
+    path.write_text("".join(json.dumps({k: a[k] for k in FIELDS}) + "\n" for a in ALL), encoding="utf-8")
+    return path
+
+
+def story_state(client):
+    return {key: client.dump(key) for key in sorted(client.keys("newsmon:stor*"))}
+
+
+def test_replay_assigns_stories_and_a_second_replay_writes_nothing(archive, redis_url, redis_db, taxonomy):
+    config = RunConfig(redis_url=redis_url, taxonomy=taxonomy)
+    result = run_replay([archive], config)
+    events = {fields["title"]: fields["story"] for _, fields in redis_db.xrange("newsmon:events")}
+    index = StoryIndex(redis_db)
+    story_of = {a["id"]: redis_db.get(index.keys.article(_article_id(a))) for a in ALL}
+    assert story_of[WIRE["id"]] == story_of[SYNDICATED["id"]] == story_of[OTHER_OUTLET["id"]]
+    assert len({story_of[WIRE["id"]], story_of[NEXT_PACKAGE["id"]], story_of[BAKE_SALE["id"]]}) == 3
+    assert events[WIRE["title"]] == events[OTHER_OUTLET["title"]] == story_of[WIRE["id"]]
+    assert events[NEXT_PACKAGE["title"]] == story_of[NEXT_PACKAGE["id"]]
+    assert index.story(story_of[WIRE["id"]])["sources"] == 3
+    counted = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]
+               if c.key.metric.namespace == "stories"}
+    assert counted == {"new": 3, "near_duplicate": 1, "same_event": 1}
+
+    before = story_state(redis_db)
+    run_replay([archive], config)
+    assert story_state(redis_db) == before
+
+
+def _article_id(article):
+    from transforms.normalize import article_id
+
+    return article_id(article, article["title"], article["text"])
