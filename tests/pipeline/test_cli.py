@@ -211,11 +211,12 @@ def test_eval_prints_the_table_with_misses_and_false_hits(capsys, tmp_path):
 
 
 def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.pipeline.test_monitor import show
+    from tests.servers import LiveFeed
 
-    server = FeedServer()
+    server = LiveFeed(etag=False)
     try:
-        server.items = ["ns-1", "arctic-1"]
+        show(server, ["ns-1", "arctic-1"])
         feedlist = tmp_path / "feeds.txt"
         feedlist.write_text(f"{server.url}\nhttp://127.0.0.1:1/closed.xml\n", encoding="utf-8")
         run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
@@ -238,7 +239,7 @@ def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
         assert any(line.startswith("failing") and "closed.xml" in line for line in lines)
         assert "last error:" in out
     finally:
-        server.httpd.shutdown()
+        server.stop()
         server.httpd.server_close()
 
 
@@ -276,16 +277,16 @@ def test_a_model_that_is_not_installed_is_a_usage_error(capsys):
 def test_escape_sequences_and_script_links_never_reach_the_screen_or_a_webhook(capsys, redis_url, redis_db,
                                                                                tmp_path):
     from tests.connectors.test_webhook import Receiver
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.servers import LiveFeed
 
-    class HostileFeed(FeedServer):
-        def render(self):
+    class HostileFeed(LiveFeed):
+        def _render(self, items):
             return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
                     "<title>Wire\x1b[2J</title><item><guid>urn:test:hostile</guid>"
                     "<title>\x1b]0;owned\x07Germany halts \x1b[31mNord Stream\x1b[0m 2</title>"
                     "<link>javascript:alert(document.cookie)</link>"
                     "<description>Berlin halted the Nord Stream\x9b2J pipeline.\x1b]8;;http://evil.example"
-                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>")
+                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>").encode()
 
     server, receiver = HostileFeed(), Receiver()
     try:
