@@ -273,6 +273,39 @@ def test_a_model_that_is_not_installed_is_a_usage_error(capsys):
     assert stopped.value.code == 2
     assert "not installed" in capsys.readouterr().err
 
+def test_eval_stories_prints_both_halves_with_the_baseline_and_leaves_nothing_in_redis(capsys, tmp_path,
+                                                                                     redis_url, redis_db):
+    from tests.story_samples import ALL, BAKE_SALE, SYNDICATED, WIRE
+
+    corpus = tmp_path / "stories.jsonl"
+    lines = []
+    for article in ALL:
+        record = {k: article[k] for k in ("id", "title", "text", "url", "source", "published")}
+        record["story"] = {BAKE_SALE["id"]: "bake", "next0000000000004": "next"}.get(article["id"], "eu14")
+        record["split"] = "heldout" if article is BAKE_SALE else "tune"
+        if article is SYNDICATED:
+            record["near_duplicate_of"] = WIRE["id"]
+        lines.append(json.dumps(record))
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    status, out, _ = run(capsys, "eval", "--stories", str(corpus), "--redis", redis_url)
+    assert status == 0
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[1][:3] == ["tune", "newsmon", "stories"] and rows[1][3:6] == ["4", "2", "2"]
+    assert rows[1][6:9] == ["1.000", "1.000", "1.000"]  # pairwise P R F1
+    assert any(row[:2] == ["tune", "TF-IDF"] for row in rows)
+    assert any(row[:3] == ["heldout", "newsmon", "stories"] for row in rows)
+    assert "Near-duplicates, tune: precision 1.000 (1/1" in out
+    assert redis_db.keys("*") == []
+    status, out, _ = run(capsys, "eval", "--stories", str(corpus), "--redis", redis_url, "--json")
+    report = json.loads(out)
+    assert report["splits"]["tune"]["newsmon"]["pairwise_f1"] == 1.0
+    assert report["splits"]["tune"]["how"][SYNDICATED["id"]] == "near_duplicate"
+
+
+def test_eval_needs_a_corpus(capsys):
+    status, _, err = run(capsys, "eval")
+    assert status == 2 and err.count("\n") == 1 and "--stories" in err
+
 
 def test_escape_sequences_and_script_links_never_reach_the_screen_or_a_webhook(capsys, redis_url, redis_db,
                                                                                tmp_path):
