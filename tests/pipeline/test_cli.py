@@ -273,6 +273,7 @@ def test_a_model_that_is_not_installed_is_a_usage_error(capsys):
     assert stopped.value.code == 2
     assert "not installed" in capsys.readouterr().err
 
+
 def test_eval_stories_prints_both_halves_with_the_baseline_and_leaves_nothing_in_redis(capsys, tmp_path,
                                                                                      redis_url, redis_db):
     from tests.story_samples import ALL, BAKE_SALE, SYNDICATED, WIRE
