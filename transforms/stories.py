@@ -80,12 +80,13 @@ class StorySettings:
     vector_terms: int = 40  # terms kept per article vector
     centroid_terms: int = 80  # terms kept per story centroid
     title_weight: float = 2.0  # a title word counts this many times
+    rarity_power: float = 1.0  # term weight = (7 - zipf) ** rarity_power: >1 favours rare words
     posting_terms: int = 8  # an article's most weighty terms through which stories are found ...
     posting_entities: int = 6  # ... and its most frequent entities
-    entity_weight: float = 0.5  # weight of entity overlap next to term cosine (1.0)
+    entity_weight: float = 0.25  # weight of entity overlap next to term cosine (1.0)
     threshold: float = 0.3  # same-event score needed to join a story
-    window_hours: float = 96.0  # a story is open to articles this close to its first/last article
-    decay_hours: float = 72.0  # half-life of the same-event score over the time gap
+    window_hours: float = 336.0  # a story is open to articles this close to its first/last article
+    decay_hours: float = 336.0  # half-life of the same-event score over the time gap
     candidates: int = 12  # stories scored per article
     posting_limit: int = 50  # most recent stories read per posting
 
@@ -101,6 +102,8 @@ _MAX_ZIPF = 7.0  # words at least this frequent ("the", "of") weigh nothing
 _UNKNOWN_ZIPF = 2.5  # a word missing from the frequency list (names, rare words)
 _NUMBER_ZIPF = 4.0  # "14th", "8,000": event-specific, but numbers recur
 _YEAR_ZIPF = 5.5
+# Wire agencies in datelines and credits ("MOSCOW (Reuters) -"): they say who wrote, not what happened.
+_AGENCY_WORDS = frozenset({"reuters", "afp", "ap", "bloomberg", "dpa", "upi", "efe", "ansa"})
 
 
 @cache
@@ -116,6 +119,8 @@ def term_weight(word, frequencies=None):
 
     ``"the"`` -> 0.0, ``"said"`` -> ~1.0, ``"sanctions"`` -> ~3.0, an unknown name -> 4.5.
     """
+    if word in _AGENCY_WORDS:
+        return 0.0
     if word[0].isdigit():
         zipf = _YEAR_ZIPF if _YEAR_RE.match(word) else _NUMBER_ZIPF
     else:
@@ -156,7 +161,8 @@ def term_vector(title_tokens, body_tokens, settings=DEFAULT_SETTINGS, frequencie
         key = _term_key(word)
         counts[key] = counts.get(key, 0.0) + count
         weights[key] = max(weights.get(key, 0.0), weight)
-    vector = {key: (1.0 + math.log(count)) * weights[key] for key, count in counts.items()}
+    power = settings.rarity_power
+    vector = {key: (1.0 + math.log(count)) * weights[key] ** power for key, count in counts.items()}
     top = sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:settings.vector_terms]
     norm = math.sqrt(sum(w * w for _, w in top))
     return {term: round(w / norm, 5) for term, w in top} if norm else {}
@@ -227,11 +233,12 @@ class ArticleFeatures:
     bands: tuple = ()  # MinHash LSH band keys (none when too short)
     vector: dict = field(default_factory=dict)  # {term: weight}, unit length
     entities: tuple = ()  # ((name, label), ...), most mentioned first
+    mentions: dict = field(default_factory=dict)  # {lower-cased name: mentions in the article}
     postings: tuple = ()  # index keys through which candidate stories are found
     topics: tuple = ()
 
     def entity_names(self):
-        return {name.lower() for name, _ in self.entities}
+        return set(self.mentions)
 
 
 def article_time(article, now):
@@ -257,6 +264,20 @@ def exact_keys(article, body_tokens, settings=DEFAULT_SETTINGS):
     return url_key, text_key
 
 
+# Entities that say nothing about which event an article reports: nationalities ("Russian",
+# "American") and the wire agencies named in datelines and credits.
+_UNTELLING_LABELS = frozenset({"NORP"})
+_WIRE_AGENCIES = frozenset({
+    "ap", "associated press", "the associated press", "reuters", "thomson reuters", "afp", "agence france-presse",
+    "agence france presse", "bloomberg", "dpa", "upi", "efe", "ansa",
+})
+
+
+def _telling(entity):
+    name = (entity.get("canonical") or "").strip()
+    return bool(name) and entity.get("label") not in _UNTELLING_LABELS and name.lower() not in _WIRE_AGENCIES
+
+
 def article_features(article, now, settings=DEFAULT_SETTINGS, frequencies=None):
     """The features of a normalised (and possibly NER-tagged) article; never raises on odd text."""
     title_tokens = story_tokens(article.get("title", ""))
@@ -267,7 +288,10 @@ def article_features(article, now, settings=DEFAULT_SETTINGS, frequencies=None):
         bands = minhash_bands(shingles(body_tokens, settings.shingle_words), settings)
     vector = term_vector(title_tokens, body_tokens, settings, frequencies)
     entities = sorted(((e.get("count", 1), e["canonical"], e["label"]) for e in article.get("entities", ())
-                       if e.get("canonical")), key=lambda e: (-e[0], e[1]))
+                       if _telling(e)), key=lambda e: (-e[0], e[1]))
+    mentions = {}
+    for count, name, _ in entities:
+        mentions[name.lower()] = mentions.get(name.lower(), 0) + count
     entities = tuple((name, label) for _, name, label in entities)
     postings = tuple(f"t:{term}" for term in list(vector)[:settings.posting_terms])
     postings += tuple(dict.fromkeys(f"e:{name.lower()}" for name, _ in entities[:settings.posting_entities]))
@@ -283,6 +307,7 @@ def article_features(article, now, settings=DEFAULT_SETTINGS, frequencies=None):
         bands=bands,
         vector=vector,
         entities=entities,
+        mentions=mentions,
         postings=postings,
         topics=tuple(t["id"] if isinstance(t, dict) else t for t in article.get("topics", ())),
     )
@@ -317,19 +342,22 @@ class Decision:
     score: float = 0.0
 
 
-def entity_overlap(article_entities, story_entities):
-    """Share of the article's entities (lower-cased names) that the story mentions; 0 without entities."""
-    if not article_entities or not story_entities:
+def entity_overlap(article_mentions, story_entities):
+    """Share of the article's entity mentions ({lower-cased name: mentions}, or a set of names)
+    whose entity the story knows: what the article is most about counts most. 0 without entities."""
+    if not article_mentions or not story_entities:
         return 0.0
-    return sum(1 for name in article_entities if name in story_entities) / len(article_entities)
+    if not isinstance(article_mentions, dict):
+        article_mentions = dict.fromkeys(article_mentions, 1)
+    shared = sum(count for name, count in article_mentions.items() if name in story_entities)
+    return shared / sum(article_mentions.values())
 
 
 def same_event_score(features, candidate, settings=DEFAULT_SETTINGS):
     """Term cosine plus weighted entity overlap, halved every ``decay_hours`` of time gap."""
     similarity = cosine(features.vector, candidate.centroid)
-    names = features.entity_names()
-    if names and candidate.entities:
-        similarity = (similarity + settings.entity_weight * entity_overlap(names, candidate.entities)) \
+    if features.mentions and candidate.entities:
+        similarity = (similarity + settings.entity_weight * entity_overlap(features.mentions, candidate.entities)) \
             / (1.0 + settings.entity_weight)
     return similarity * 0.5 ** (candidate.gap_hours(features.time) / settings.decay_hours)
 

@@ -20,6 +20,9 @@ from transforms.text import analysis_of, with_analysis
 
 __all__ = ["DEFAULT_TAXONOMY", "TagTopics", "load_taxonomy", "tag_topics"]
 
+# libyaml's parser where PyYAML has it: ~10x faster than the pure-Python one on large files.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 DEFAULT_TAXONOMY = Path(__file__).resolve().parent.parent / "seeds" / "topics.yaml"
 
 
@@ -30,7 +33,7 @@ def load_taxonomy(path=DEFAULT_TAXONOMY):
     """
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yaml.load(handle, Loader=_YAML_LOADER)
     except OSError as error:
         raise RuleError(f"{path}: cannot read the taxonomy: {error.strerror}") from error
     except yaml.YAMLError as error:

@@ -14,6 +14,8 @@ from pipeline.commands.alerts import format_alert
 
 __all__ = ["metric_counts", "print_latest_alerts", "print_run_summary"]
 
+_LIST_EVERY_SUBSCRIPTION_UP_TO = 20  # beyond that, only those that matched
+
 
 def metric_counts(result):
     """``{(namespace, name): total}`` of a finished pipeline's counters."""
@@ -37,10 +39,16 @@ def print_run_summary(counts, keys, client, url, headline, taxonomy, subscriptio
         print(f"  {topic:<24} {counts.get(('topics', topic), 0):>6} articles")
     if subscriptions:
         print("Alerts:")
+        silent = 0
         for name in subscriptions:
             matched = counts.get(("alerts", name), 0)
             new = counts.get(("written", f"alerts:{name}"), 0)
-            print(f"  {name:<24} {matched:>6} matched, {new} new on {keys.alerts(name)}")
+            if matched or len(subscriptions) <= _LIST_EVERY_SUBSCRIPTION_UP_TO:
+                print(f"  {name:<24} {matched:>6} matched, {new} new on {keys.alerts(name)}")
+            else:
+                silent += 1
+        if silent:
+            print(f"  ({silent} other subscriptions matched nothing)")
     if duplicates:
         print(f"{duplicates} entries were already on their streams and were not written again.")
     print(f"Streams at {url}: {keys.events} ({client.xlen(keys.events)} entries),"
@@ -53,8 +61,10 @@ def print_latest_alerts(client, keys, subscriptions, count):
     if not count or not subscriptions:
         return
     print("\nLatest alerts:")
+    pipe = client.pipeline(transaction=False)  # one round trip, however many subscriptions
     for name in subscriptions:
-        entries = client.xrevrange(keys.alerts(name), count=count)
+        pipe.xrevrange(keys.alerts(name), count=count)
+    for name, entries in zip(subscriptions, pipe.execute()):
         if entries:
             print(f"— {name} ({client.xlen(keys.alerts(name))} on {keys.alerts(name)}):")
             for entry_id, fields in entries:

@@ -210,11 +210,12 @@ def test_eval_prints_the_table_with_misses_and_false_hits(capsys, tmp_path):
 
 
 def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.pipeline.test_monitor import show
+    from tests.servers import LiveFeed
 
-    server = FeedServer()
+    server = LiveFeed(etag=False)
     try:
-        server.items = ["ns-1", "arctic-1"]
+        show(server, ["ns-1", "arctic-1"])
         feedlist = tmp_path / "feeds.txt"
         feedlist.write_text(f"{server.url}\nhttp://127.0.0.1:1/closed.xml\n", encoding="utf-8")
         run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
@@ -237,7 +238,7 @@ def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
         assert any(line.startswith("failing") and "closed.xml" in line for line in lines)
         assert "last error:" in out
     finally:
-        server.httpd.shutdown()
+        server.stop()
         server.httpd.server_close()
 
 
@@ -250,19 +251,53 @@ def test_poll_refuses_private_addresses_by_default(capsys, redis_url, redis_db, 
     assert dead["stage"] == "fetch" and "loopback" in dead["error"]
 
 
+def test_eval_stories_prints_both_halves_with_the_baseline_and_leaves_nothing_in_redis(capsys, tmp_path,
+                                                                                     redis_url, redis_db):
+    from tests.story_samples import ALL, BAKE_SALE, SYNDICATED, WIRE
+
+    corpus = tmp_path / "stories.jsonl"
+    lines = []
+    for article in ALL:
+        record = {k: article[k] for k in ("id", "title", "text", "url", "source", "published")}
+        record["story"] = {BAKE_SALE["id"]: "bake", "next0000000000004": "next"}.get(article["id"], "eu14")
+        record["split"] = "heldout" if article is BAKE_SALE else "tune"
+        if article is SYNDICATED:
+            record["near_duplicate_of"] = WIRE["id"]
+        lines.append(json.dumps(record))
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    status, out, _ = run(capsys, "eval", "--stories", str(corpus), "--redis", redis_url)
+    assert status == 0
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[1][:3] == ["tune", "newsmon", "stories"] and rows[1][3:6] == ["4", "2", "2"]
+    assert rows[1][6:9] == ["1.000", "1.000", "1.000"]  # pairwise P R F1
+    assert any(row[:2] == ["tune", "TF-IDF"] for row in rows)
+    assert any(row[:3] == ["heldout", "newsmon", "stories"] for row in rows)
+    assert "Near-duplicates, tune: precision 1.000 (1/1" in out
+    assert redis_db.keys("*") == []
+    status, out, _ = run(capsys, "eval", "--stories", str(corpus), "--redis", redis_url, "--json")
+    report = json.loads(out)
+    assert report["splits"]["tune"]["newsmon"]["pairwise_f1"] == 1.0
+    assert report["splits"]["tune"]["how"][SYNDICATED["id"]] == "near_duplicate"
+
+
+def test_eval_needs_a_corpus(capsys):
+    status, _, err = run(capsys, "eval")
+    assert status == 2 and err.count("\n") == 1 and "--stories" in err
+
+
 def test_escape_sequences_and_script_links_never_reach_the_screen_or_a_webhook(capsys, redis_url, redis_db,
                                                                                tmp_path):
     from tests.connectors.test_webhook import Receiver
-    from tests.pipeline.test_monitor import FeedServer
+    from tests.servers import LiveFeed
 
-    class HostileFeed(FeedServer):
-        def render(self):
+    class HostileFeed(LiveFeed):
+        def _render(self, items):
             return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
                     "<title>Wire\x1b[2J</title><item><guid>urn:test:hostile</guid>"
                     "<title>\x1b]0;owned\x07Germany halts \x1b[31mNord Stream\x1b[0m 2</title>"
                     "<link>javascript:alert(document.cookie)</link>"
                     "<description>Berlin halted the Nord Stream\x9b2J pipeline.\x1b]8;;http://evil.example"
-                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>")
+                    "\x1b\\ Click\x1b]8;;\x1b\\</description></item></channel></rss>").encode()
 
     server, receiver = HostileFeed(), Receiver()
     try:

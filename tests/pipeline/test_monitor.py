@@ -10,18 +10,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from xml.sax.saxutils import escape
 
 import pytest
 import redis
 
 from connectors.redis_streams import RedisKeys
 from connectors.subscription_store import SubscriptionStore
-from tests.conftest import ROOT, RedisServer
+from tests.conftest import ROOT
+from tests.servers import FeedItem, LiveFeed, RedisServer
 
 STORIES = {
     "ns-1": ("Germany halts Nord Stream 2 certification",
@@ -38,37 +35,10 @@ STORIES = {
 }
 
 
-class FeedServer:
-    """An RSS feed on 127.0.0.1 listing the stories the test puts in it."""
-
-    def __init__(self):
-        self.items = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = server.render().encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/feed.xml"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def render(self):
-        entries = "".join(
-            f"<item><guid>urn:test:{guid}</guid><title>{escape(STORIES[guid][0])}</title>"
-            f"<link>https://news.example/{guid}</link><description>{escape(STORIES[guid][1])}</description>"
-            f"<pubDate>{formatdate(1700000000 + i * 60)}</pubDate></item>"
-            for i, guid in enumerate(self.items))
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Test wire</title>'
-                f"<link>https://news.example/</link><description>t</description>{entries}</channel></rss>")
+def show(feed, guids):
+    """The feed lists these stories from now on."""
+    feed.set_items([FeedItem(f"urn:test:{guid}", *STORIES[guid], link=f"https://news.example/{guid}",
+                             published=1700000000 + i * 60) for i, guid in enumerate(guids)])
 
 
 def wait_for(condition, what, timeout=60):
@@ -81,10 +51,9 @@ def wait_for(condition, what, timeout=60):
 
 @pytest.fixture
 def feed_server():
-    server = FeedServer()
+    server = LiveFeed()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.stop()
 
 
 @pytest.fixture
@@ -125,11 +94,11 @@ def test_monitor_alerts_new_items_once_across_restarts_and_a_redis_outage(feed_s
     def ns2_titles():
         return [fields["title"] for _, fields in client.xrange("newsmon:alerts:ns2")]
 
-    feed_server.items = ["ns-1"]
+    show(feed_server, ["ns-1"])
     monitor, log = start_monitor(feedlist, durable_redis.url, tmp_path, "first")
     try:
         wait_for(lambda: len(ns2_titles()) == 1, "the first alert")
-        feed_server.items = ["ns-1", "ns-2"]
+        show(feed_server, ["ns-1", "ns-2"])
         wait_for(lambda: len(ns2_titles()) == 2, "the alert of a new item")
         # The same items polled again write nothing new.
         polled = last_poll(client, fid)
@@ -137,7 +106,7 @@ def test_monitor_alerts_new_items_once_across_restarts_and_a_redis_outage(feed_s
         assert len(ns2_titles()) == 2
         # A subscription added while the monitor runs is picked up.
         store.add("arctic-desk", {"any": ["arctic"], "entities": {"GPE": ["Russia"]}})
-        feed_server.items = ["ns-1", "ns-2", "arctic-1"]
+        show(feed_server, ["ns-1", "ns-2", "arctic-1"])
         wait_for(lambda: client.xlen("newsmon:alerts:arctic-desk") == 1, "the new subscription's alert")
         # SIGTERM: exit 0 within a few seconds.
         monitor.send_signal(signal.SIGTERM)
@@ -147,13 +116,13 @@ def test_monitor_alerts_new_items_once_across_restarts_and_a_redis_outage(feed_s
             monitor.kill()
 
     # An item that appears while the monitor is down is alerted after the restart, and nothing twice.
-    feed_server.items = ["ns-1", "ns-2", "arctic-1", "ns-3"]
+    show(feed_server, ["ns-1", "ns-2", "arctic-1", "ns-3"])
     monitor, log = start_monitor(feedlist, durable_redis.url, tmp_path, "second")
     try:
         wait_for(lambda: len(ns2_titles()) == 3, "the alert of the item that appeared while down")
         # Redis goes away mid-run and comes back: the item published meanwhile is alerted once.
         durable_redis.stop()
-        feed_server.items = ["ns-1", "ns-2", "arctic-1", "ns-3", "ns-4"]
+        show(feed_server, ["ns-1", "ns-2", "arctic-1", "ns-3", "ns-4"])
         wait_for(lambda: "Redis unreachable" in log.read_text(), "the monitor to notice the outage")
         durable_redis.start()
         wait_for(lambda: len(ns2_titles()) == 4, "the alert of the item published during the outage")

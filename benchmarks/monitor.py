@@ -1,6 +1,6 @@
 """Latency, memory and idle CPU of ``newsmon monitor`` against a local feed server.
 
-    python -m pipeline.bench_monitor [--minutes 10] [--interval 5] [--skip-unfixed]
+    python -m benchmarks.monitor [--minutes 10] [--interval 5] [--skip-unfixed]
 
 One run, on the machine it runs on, with a private ``redis-server`` on a free
 port of 127.0.0.1 (never 6379) and an RSS feed served from this process on
@@ -39,7 +39,6 @@ core count and the date.
 """
 
 import argparse
-import hashlib
 import math
 import os
 import platform
@@ -53,17 +52,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import psutil
 import redis
 
+from benchmarks.common import FeedItem, LiveFeed, start_redis
 from connectors.redis_streams import RedisKeys
 from connectors.subscription_store import SubscriptionStore
-from pipeline.bench import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
@@ -125,20 +121,10 @@ DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 
 
 @dataclass
-class Item:
-    number: int
-    title: str
-    text: str
-    published: float = 0.0  # its pubDate
-    appeared: float = 0.0  # epoch seconds when the feed started listing it
+class Item(FeedItem):
+    """A feed item with its bulletin number (the alert watcher reads it back from the title)."""
 
-    @property
-    def guid(self):
-        return f"urn:newsmon-bench:{self.number}"
-
-    @property
-    def link(self):
-        return f"https://news.example/bench/{self.number}"
+    number: int = 0
 
 
 def make_item(rng, number):
@@ -146,71 +132,8 @@ def make_item(rng, number):
     sentences = rng.sample(SENTENCES, rng.randint(3, 5))
     text = " ".join(s.format(city=rng.choice(CITIES), person=rng.choice(PEOPLE), day=rng.choice(DAYS),
                              n=rng.randint(2, 40)) for s in sentences)
-    return Item(number, title, text)
-
-
-class FeedServer:
-    """An RSS feed on 127.0.0.1 listing the newest items published to it; 304 for a matching ETag."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._items = []
-        self._body, self._etag = b"", ""
-        self.status_counts = {200: 0, 304: 0}
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                with server._lock:
-                    body, etag = server._body, server._etag
-                    status = 304 if self.headers.get("If-None-Match") == etag else 200
-                    server.status_counts[status] += 1
-                self.send_response(status)
-                self.send_header("ETag", etag)
-                if status == 304:
-                    self.end_headers()
-                    return
-                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/feed.xml"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="feed-server", daemon=True)
-        self._thread.start()
-
-    def publish(self, item):
-        """List ``item`` from now on (the oldest drops off past FEED_WINDOW); sets ``item.appeared``."""
-        item.published = time.time()
-        with self._lock:
-            items = ([item] + self._items)[:FEED_WINDOW]
-            body = self._render(items)
-            self._items, self._body = items, body
-            self._etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-            item.appeared = time.time()
-
-    def reset(self):
-        with self._lock:
-            self._items, self._body, self._etag = [], self._render([]), '"empty"'
-
-    @staticmethod
-    def _render(items):
-        entries = "".join(
-            f"<item><guid isPermaLink=\"false\">{item.guid}</guid><title>{escape(item.title)}</title>"
-            f"<link>{item.link}</link><description>{escape(item.text)}</description>"
-            f"<pubDate>{formatdate(item.published)}</pubDate></item>"
-            for item in items)
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Bench wire</title>'
-                f"<link>https://news.example/</link><description>bench</description>{entries}"
-                f"</channel></rss>").encode()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return Item(f"urn:newsmon-bench:{number}", title, text, link=f"https://news.example/bench/{number}",
+                number=number)
 
 
 # --- watching the alert stream and the monitor process -------------------------------
@@ -367,7 +290,7 @@ class Table:
 
 
 def _progress(message):
-    print(f"bench_monitor {time.strftime('%H:%M:%S')}: {message}", file=sys.stderr, flush=True)
+    print(f"benchmarks.monitor {time.strftime('%H:%M:%S')}: {message}", file=sys.stderr, flush=True)
 
 
 def _tail(path, lines=30):
@@ -582,7 +505,7 @@ def print_table(table, command, started):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench_monitor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.monitor", description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="measured run after the first alert (default: 10)")
     parser.add_argument("--interval", type=float, default=5.0, help="monitor --interval in seconds (default: 5)")
     parser.add_argument("--skip-unfixed", action="store_true", help="skip the run with the local-runner fixes off")
@@ -594,12 +517,12 @@ def main(argv=None):
     if not args.interval > 0:
         parser.error("--interval must be positive")
     started = datetime.now().astimezone()
-    command = " ".join(["python -m pipeline.bench_monitor", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python -m benchmarks.monitor", *(sys.argv[1:] if argv is None else argv)])
     table = Table()
     rng = random.Random(SEED)
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-monitor-") as directory:
-        server = RedisServer(directory)
-        feed = FeedServer()
+        server = start_redis(directory)
+        feed = LiveFeed(title="Bench wire", window=FEED_WINDOW)
         watcher = None
         try:
             feedlist = Path(directory) / "feeds.txt"

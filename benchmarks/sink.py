@@ -1,6 +1,6 @@
 """Events/s through WriteToRedisStreams in a Beam pipeline, against raw pipelined XADD from redis-py.
 
-    python -m pipeline.bench_sink [--events 20000] [--repeats 3]
+    python -m benchmarks.sink [--events 20000] [--repeats 3]
 
 An event is one stream entry written. One run, on the machine it runs on, with
 a private ``redis-server`` on a free port of 127.0.0.1 (never 6379), emptied
@@ -48,7 +48,7 @@ from typing import NamedTuple
 
 import redis
 
-from pipeline.bench import RedisServer, print_target_table
+from benchmarks.common import print_target_table, start_redis
 
 __all__ = ["article_batch", "articles_for", "main", "measure", "sink_rows", "write_raw", "write_with_sink"]
 
@@ -229,7 +229,7 @@ def sink_rows(events=20_000, repeats=3):
     maxlen = max(expected * 2, DEFAULT_MAXLEN)  # nothing trimmed
     repeats_seen = []
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-sink-") as directory:
-        server = RedisServer(directory)
+        server = start_redis(directory)
         try:
             _progress("warming up")
             warm_up(server.client, server.url)
@@ -289,11 +289,11 @@ def _quiet_logging():
 
 
 def _progress(message):
-    print(f"bench_sink {time.strftime('%H:%M:%S')}: {message}", file=sys.stderr, flush=True)
+    print(f"benchmarks.sink {time.strftime('%H:%M:%S')}: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench_sink", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sink", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="stream entries per run (default: 20000)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats; figures are medians (default: 3)")
     args = parser.parse_args(argv)
@@ -301,7 +301,7 @@ def main(argv=None):
         parser.error("--events and --repeats must be at least 1")
     _quiet_logging()
     started = datetime.now().astimezone()
-    command = " ".join(["python -m pipeline.bench_sink", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python -m benchmarks.sink", *(sys.argv[1:] if argv is None else argv)])
     rows = sink_rows(args.events, args.repeats)
     print_table(rows, command, started)
     return 0

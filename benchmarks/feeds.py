@@ -1,6 +1,6 @@
 """Polling feeds from a local server: feeds/s when every feed answers 200, and when every feed answers 304.
 
-    python -m pipeline.bench_feeds [--feeds 1000] [--hosts 1 50] [--items 25] [--repeats 3]
+    python -m benchmarks.feeds [--feeds 1000] [--hosts 1 50] [--items 25] [--repeats 3]
 
 One run, on the machine it runs on, for each number of hosts (and of items per feed):
 
@@ -39,7 +39,7 @@ from datetime import datetime
 
 import redis
 
-from pipeline.bench import RedisServer, free_port, print_target_table
+from benchmarks.common import free_port, print_target_table, start_redis
 
 __all__ = ["feed_body", "feed_rows", "main", "measure_polls"]
 
@@ -175,7 +175,7 @@ def feed_rows(feeds=1000, hosts=HOSTS, items=ITEMS, repeats=3):
     """Every figure as (figure, value, target, met?), for each number of hosts and items per feed."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-feeds-") as directory:
-        server = RedisServer(directory)
+        server = start_redis(directory)
         try:
             for item_count in items:
                 for host_count in hosts:
@@ -216,11 +216,11 @@ def _quiet_logging():
 
 
 def _progress(message):
-    print(f"bench_feeds {time.strftime('%H:%M:%S')}: {message}", file=sys.stderr, flush=True)
+    print(f"benchmarks.feeds {time.strftime('%H:%M:%S')}: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench_feeds", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.feeds", description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000, help="feeds per poll (default: 1000)")
     parser.add_argument("--hosts", type=int, nargs="+", default=list(HOSTS),
                         help="numbers of hosts the feeds spread over, at most 254 (default: 1 50)")
@@ -236,7 +236,7 @@ def main(argv=None):
         parser.error("--items must be at least 1")
     _quiet_logging()
     started = datetime.now().astimezone()
-    command = " ".join(["python -m pipeline.bench_feeds", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["python -m benchmarks.feeds", *(sys.argv[1:] if argv is None else argv)])
     rows = feed_rows(args.feeds, args.hosts, args.items, args.repeats)
     print_table(rows, command, started)
     return 0

