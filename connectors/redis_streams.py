@@ -188,7 +188,7 @@ class _AppendToStreamsFn(beam.DoFn):
     """Buffers entries per bundle and appends them once each, retrying while Redis is down."""
 
     def __init__(self, redis_url, prefix, entries_of, maxlen, ttl, retry_seconds, stats_key, stats_field,
-                 mark_processed):
+                 mark_processed, counts=None):
         self._redis_url = redis_url
         self._prefix = prefix
         self._entries_of = entries_of
@@ -198,20 +198,30 @@ class _AppendToStreamsFn(beam.DoFn):
         self._stats_key = stats_key
         self._stats_field = stats_field
         self._mark_processed = mark_processed
+        self._counts = counts  # connectors.counts.CountOptions: count articles in the same round trip
 
     def setup(self):
         self._client = redis_client(self._redis_url)
         self._keys = RedisKeys(self._prefix)
+        self._counter = None
+        if self._counts is not None:
+            from connectors.counts import ArticleCounter
+
+            self._counter = ArticleCounter(self._counts, self._prefix)
         self._counters = {}
         self._duplicates = Metrics.counter("newsmon", "already_written")
 
     def start_bundle(self):
         self._entries = []
         self._ids = []
+        if self._counter is not None:
+            self._counter.clear()
 
     def process(self, element):
         self._entries.extend(self._entries_of(element, self._keys))
         self._ids.append(element.get("id") or element.get("article_id") or "")
+        if self._counter is not None:
+            self._counter.add(element)
         if len(self._entries) >= _FLUSH_EVERY:
             self._flush()
 
@@ -239,6 +249,8 @@ class _AppendToStreamsFn(beam.DoFn):
         if self._stats_key:
             pipe.hincrby(self._stats_key, self._stats_field, len(self._ids))
             pipe.expire(self._stats_key, 7 * 24 * 3600)
+        if self._counter is not None:
+            self._counter.write(pipe)
         replies = pipe.execute()
         results = replies[0] if self._entries else []
         if self._stats_key:
@@ -259,23 +271,28 @@ class _AppendToStreamsFn(beam.DoFn):
                 self._count(kind)
         self._entries = []
         self._ids = []
+        if self._counter is not None:
+            self._counter.clear()
 
 
 class WriteToRedisStreams(beam.PTransform):
     """Tagged articles -> entries on ``events``, ``topic:<id>`` and ``alerts:<subscription>``.
 
     Idempotent: an article already written to a stream (same id) is skipped.
+    With ``counts`` (connectors.counts.CountOptions), every article also adds to the
+    time-bucketed counts of its series, once, in the same round trip.
     """
 
     def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
-                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False):
+                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False,
+                 counts=None):
         super().__init__()
         if not redis_url:
             raise ValueError("WriteToRedisStreams needs a Redis URL")
         if maxlen < 1 or marker_ttl < 1:
             raise ValueError("maxlen and marker_ttl must be positive")
         self._args = (redis_url, prefix, article_entries, maxlen, marker_ttl, retry_seconds, stats_key,
-                      "articles", mark_processed)
+                      "articles", mark_processed, counts)
 
     def expand(self, articles):
         return articles | beam.ParDo(_AppendToStreamsFn(*self._args))

@@ -3,7 +3,8 @@
     source (articles + failed)
       | NormalizeArticles | [SkipProcessedArticles] | MarkRelevance
       | ExtractEntities (NER on relevant articles only) | TagTopics
-      | AssignStories (story state in Redis) | MatchSubscriptions | WriteToRedisStreams
+      | AssignStories (story state in Redis) | MatchSubscriptions
+      | WriteToRedisStreams (+ time-bucketed counts per series, connectors/counts.py)
     failures of every step -> WriteDeadLetters (one per step)
 
 The graph does not know which source feeds it.
@@ -52,7 +53,7 @@ class ArticlesToAlerts(beam.PTransform):
         matched = storied.articles | "MatchSubscriptions" >> MatchSubscriptions(rules, live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
                     stats_key=c.stats_key, mark_processed=c.skip_processed)
-        matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, **sink)
+        matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, counts=c.counts, **sink)
         # One dead-letter writer per step rather than a Flatten of all failures: each stays
         # fused with its step, which Beam's local runner needs while an unbounded source runs.
         for step, failed in (("Source", source["failed"]), ("Normalize", normalized.failed),

@@ -39,6 +39,7 @@ class RunConfig:
     live_subscriptions: bool = False  # monitor: follow subscriptions added/paused/removed in Redis
     refresh_seconds: float = 5.0
     prefilter: bool = True  # skip NER on articles no topic or subscription could match
+    counts: object = None  # connectors.counts.CountOptions: count every article per series and time bucket
 
 
 def add_redis_arguments(parser):

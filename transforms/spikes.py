@@ -62,6 +62,8 @@ __all__ = [
     "series_kind",
     "series_name",
     "series_of",
+    "spike_subscribers",
+    "validate_spike_rule",
     "window_tests",
     "week_label",
     "week_of_day",
@@ -666,3 +668,56 @@ def detect_span(series, counts, first_bucket, ticks, *, global_row, sources_of, 
             if kind:
                 found.append((tick, surge, kind))
     return found
+
+
+# --- subscriptions to surges ---------------------------------------------------------------
+
+
+_SERIES_KINDS = ("topic", "entity", "country")
+
+
+def validate_spike_rule(name, rule):
+    """A subscription to surges: ``{"on_spike": "topic:arctic_militarization", "level": "high"}``.
+
+    ``on_spike`` names a series (``topic:ID``, ``entity:NAME``, ``country:CODE``,
+    ``topic:ID|entity:NAME``) or a kind with ``*`` (``entity:*``: any entity).
+    ``level`` is the lowest level that alerts (default low). Returns the rule
+    normalised; ValueError names the problem.
+    """
+    target = rule.get("on_spike")
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError(f"subscription {name!r}: on_spike needs a series such as topic:sanctions")
+    target = target.strip()
+    parts = target.split("|")
+    if len(parts) > 2 or any(p.split(":", 1)[0] not in _SERIES_KINDS or ":" not in p or not p.split(":", 1)[1]
+                             for p in parts):
+        raise ValueError(f"subscription {name!r}: on_spike {target!r}: use topic:ID, entity:NAME, country:CODE,"
+                         " topic:ID|entity:NAME, or KIND:* for any")
+    level = rule.get("level", "low")
+    if level not in LEVELS:
+        raise ValueError(f"subscription {name!r}: level {level!r}: use one of {', '.join(LEVELS)}")
+    extra = set(rule) - {"on_spike", "level", "description", "paused", "created"}
+    if extra:
+        raise ValueError(f"subscription {name!r}: a surge subscription takes on_spike and level,"
+                         f" not {sorted(extra)[0]!r}")
+    if target.startswith("country:"):
+        target = target.upper().replace("COUNTRY:", "country:")
+    return {**rule, "on_spike": target, "level": level}
+
+
+def _matches(target, series):
+    if target.endswith(":*") and "|" not in target:
+        kind = target[:-2]
+        return series_kind(series) == kind
+    return target.casefold() == series.casefold()
+
+
+def spike_subscribers(subscriptions, surge_series, level):
+    """Names of the active surge subscriptions a surge of ``surge_series`` at ``level`` alerts."""
+    names = []
+    for name, rule in sorted(subscriptions.items()):
+        if not isinstance(rule, dict) or "on_spike" not in rule or rule.get("paused"):
+            continue
+        if _matches(str(rule["on_spike"]), surge_series) and level_rank(level) >= level_rank(rule.get("level", "low")):
+            names.append(name)
+    return names

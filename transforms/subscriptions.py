@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.deadletter import FAILED, failure
 from transforms.rules import RuleError, compile_rules, validate_rule_id
+from transforms.spikes import validate_spike_rule
 from transforms.text import analysis_of, without_analysis
 
 __all__ = ["MatchSubscriptions", "compile_subscriptions", "match_subscriptions", "rule_of"]
@@ -32,10 +33,21 @@ def rule_of(subscription):
 
 
 def compile_subscriptions(subscriptions, known_topics=None):
-    """One matcher for every active subscription; RuleError names the bad one."""
+    """One matcher for every active subscription; RuleError names the bad one.
+
+    Subscriptions to surges (``on_spike``, transforms/spikes.py) are checked here
+    but match no article: surge detection alerts them.
+    """
     for name in subscriptions:
         validate_rule_id(name, "subscription")
-    active = {name: rule_of(sub) for name, sub in subscriptions.items() if not sub.get("paused")}
+    for name, sub in subscriptions.items():
+        if isinstance(sub, dict) and "on_spike" in sub:
+            try:
+                validate_spike_rule(name, sub)
+            except ValueError as error:
+                raise RuleError(str(error)) from error
+    active = {name: rule_of(sub) for name, sub in subscriptions.items()
+              if not sub.get("paused") and "on_spike" not in sub}
     return compile_rules(active, kind="subscription", known_topics=known_topics)
 
 
