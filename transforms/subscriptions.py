@@ -38,10 +38,16 @@ def compile_subscriptions(subscriptions, known_topics=None):
     Subscriptions to surges (``on_spike``, transforms/spikes.py) are checked here
     but match no article: surge detection alerts them.
     """
-    for name in subscriptions:
+    for name, subscription in subscriptions.items():
         validate_rule_id(name, "subscription")
+        if not isinstance(subscription, dict):
+            raise RuleError(f"subscription {name!r}: expected a mapping of rule fields,"
+                            f" got {type(subscription).__name__}")
+        if not isinstance(subscription.get("paused", False), bool):
+            raise RuleError(f"subscription {name!r}: 'paused' must be true or false,"
+                            f" got {subscription['paused']!r}")
     for name, sub in subscriptions.items():
-        if isinstance(sub, dict) and "on_spike" in sub:
+        if "on_spike" in sub:
             try:
                 validate_spike_rule(name, sub)
             except ValueError as error:

@@ -18,17 +18,19 @@ __all__ = ["add_parser"]
 def run(args, beam_args):
     from pipeline.monitor import supervise_monitor
 
-    taxonomy, feeds, url, server, client, keys, subscriptions = feed_run_setup(args)
+    taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
+    url, keys = redis.url, redis.keys
     run_id = new_run_id()
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
                        refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter)
-    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {url}"
+    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"
           f" (stop with Ctrl-C)", file=sys.stderr, flush=True)
-    return supervise_monitor(feeds, config, beam_args, client=client, stop_key=f"{keys.prefix}monitor:{run_id}:stop",
-                             interval=args.interval, max_polls=args.max_polls, duration=args.duration,
-                             allow_private=args.allow_private, embedded_server=server)
+    return supervise_monitor(feeds, config, beam_args, client=redis.client,
+                             stop_key=f"{keys.prefix}monitor:{run_id}:stop", interval=args.interval,
+                             max_polls=args.max_polls, duration=args.duration, allow_private=args.allow_private,
+                             embedded_server=redis.server)
 
 
 def add_parser(commands):
