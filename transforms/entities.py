@@ -13,6 +13,7 @@ and counted: ``{"text": "Blinken", "label": "PERSON", "canonical": "Antony Blink
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -263,7 +264,7 @@ class _ExtractEntitiesFn(beam.DoFn):
         mentions = [(ent.text, ent.label_) for ent in doc.ents]
         return {**article, "entities": canonical_entities(mentions, self._aliases)}
 
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         # Articles MarkRelevance found no rule could match skip NER (see transforms/relevance.py).
         if article.get("relevant") is False:
             yield {**article, "entities": []}

@@ -98,7 +98,7 @@ def test_alerts_show_after_replay(capsys, redis_url):
 
 @pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"], ["rules", "test"],
                                      ["alerts", "tail"], ["deliver"], ["poll"], ["monitor"], ["feeds", "status"],
-                                     ["eval"],
+                                     ["eval"], ["stories"], ["stories", "show"],
                                      ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
