@@ -14,7 +14,8 @@
     newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
     newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
-    newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook, exactly once
+    newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook (at least once; receivers dedupe)
+    newsmon deadletters list|retry|remove         what failed; send undelivered alerts again
 
 Every command has --help. Each command group lives in its own module of
 pipeline/commands/ (``newsmon poll`` -> pipeline/commands/poll.py); this module
@@ -38,6 +39,7 @@ import redis
 from connectors.redis_connection import RedisUnavailable, redis_problem
 from pipeline.commands import (
     alerts,
+    deadletters,
     deliver,
     evaluate,
     feeds,
@@ -64,7 +66,8 @@ from transforms.rules import RuleError
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, evaluate, rules, alerts, deliver)
+COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, evaluate, rules, alerts, deliver,
+                   deadletters)
 
 
 def build_parser():

@@ -100,7 +100,9 @@ def test_alerts_show_after_replay(capsys, redis_url):
 @pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"], ["rules", "test"],
                                      ["alerts", "tail"], ["deliver"], ["poll"], ["monitor"], ["feeds", "status"],
                                      ["eval"], ["stories"], ["stories", "show"],
-                                     ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
+                                     ["subscribe", "list"], ["alerts"], ["alerts", "show"],
+                                     ["deadletters"], ["deadletters", "list"], ["deadletters", "retry"],
+                                     ["deadletters", "remove"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
         main([*command, "--help"])
@@ -403,3 +405,47 @@ def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path)
         assert out.splitlines()[1].split()[:3] == ["ok", "200", "10"]
     finally:
         server.stop()
+
+
+def test_deadletters_list_and_retry_undelivered_alerts(capsys, redis_url, redis_db):
+    from tests.connectors.test_webhook import Receiver
+    from tests.servers import free_port
+
+    receiver = Receiver()
+    try:
+        for i in range(3):
+            redis_db.xadd("newsmon:alerts:ns2", {"subscription": "ns2", "title": f"Story {i}", "id": str(i)})
+        redis_db.xadd("newsmon:deadletter", {"stage": "fetch", "origin": "https://feed.example/rss",
+                                             "error": "HTTP 500", "article_id": "", "payload": ""})
+        receiver.responses = [(404, b"no such channel", {}), (410, b"channel archived", {})]
+        status, _, err = run(capsys, "deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start",
+                             "--redis", redis_url)
+        assert status == 1 and "delivered 1 alert(s)" in err and "2 moved to newsmon:deadletter" in err
+        status, out, _ = run(capsys, "deadletters", "list", "--redis", redis_url)
+        assert status == 0 and out.count("\n[") == 2 and out.startswith("[")
+        assert "status: 410" in out and "response: channel archived" in out and "stage" not in out
+        assert "fetch  https://feed.example/rss" in out
+        status, out, _ = run(capsys, "deadletters", "list", "--stage", "deliver", "--json", "--redis", redis_url)
+        dead = [json.loads(line) for line in out.splitlines()]
+        assert [d["status"] for d in dead] == ["410", "404"]
+        # The receiver is still down for the first re-send: it stays.
+        receiver.responses = [503]
+        status, _, err = run(capsys, "deadletters", "retry", dead[1]["entry"], "--redis", redis_url)
+        assert status == 1 and "kept" in err and redis_db.xlen("newsmon:deadletter") == 3
+        status, out, err = run(capsys, "deadletters", "retry", "--all", "--redis", redis_url)
+        assert status == 0 and "2 sent again" in err
+        assert sorted(body["title"] for body in receiver.received) == ["Story 0", "Story 1", "Story 2"]
+        [(_, left)] = redis_db.xrange("newsmon:deadletter")
+        assert left["stage"] == "fetch"
+        # A pipeline failure cannot be re-sent; an unknown id is a usage error.
+        status, _, err = run(capsys, "deadletters", "retry", redis_db.xrange("newsmon:deadletter")[0][0],
+                             "--webhook", f"http://127.0.0.1:{free_port()}/hook", "--redis", redis_url)
+        assert status == 1 and "fix the input and rerun" in err
+        status, _, err = run(capsys, "deadletters", "retry", "1-0", "--redis", redis_url)
+        assert status == 2 and "no dead letter '1-0'" in err
+        [(left_id, _)] = redis_db.xrange("newsmon:deadletter")
+        status, out, _ = run(capsys, "deadletters", "remove", left_id, "--redis", redis_url)
+        assert status == 0 and redis_db.xlen("newsmon:deadletter") == 0
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
