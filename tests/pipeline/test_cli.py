@@ -384,3 +384,22 @@ def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(ca
     status, out, err = run(capsys, "replay", str(SEED_ARTICLE), "--redis", redis_url, "--no-progress")
     assert status == 0 and "subscription broken skipped: not valid JSON" in caplog.text
     assert "ns2                           1 matched, 1 new" in out
+
+
+def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path):
+    from tests.servers import FeedItem, LiveFeed
+
+    server = LiveFeed(etag=False)
+    server.set_items([FeedItem(f"urn:big:{i}", f"Item {i}", "Text.", published=1_700_000_000 - i * 60)
+                      for i in range(30)])
+    try:
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(server.url + "\n", encoding="utf-8")
+        status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--max-items", "10",
+                             "--redis", redis_url)
+        assert status == 0 and "10 articles read" in out
+        status, out, _ = run(capsys, "feeds", "status", "--redis", redis_url)
+        assert "note: the feed offered 30 items; took the newest 10 (--max-items)" in out
+        assert out.splitlines()[1].split()[:3] == ["ok", "200", "10"]
+    finally:
+        server.stop()
