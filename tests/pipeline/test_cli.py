@@ -384,3 +384,15 @@ def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(ca
     status, out, err = run(capsys, "replay", str(SEED_ARTICLE), "--redis", redis_url, "--no-progress")
     assert status == 0 and "subscription broken skipped: not valid JSON" in caplog.text
     assert "ns2                           1 matched, 1 new" in out
+
+
+def test_eval_where_narrows_the_corpus_and_summary_prints_figures_only(capsys):
+    from tests.conftest import FIXTURES
+
+    corpus = str(FIXTURES / "entities" / "heldout.jsonl")
+    status, out, _ = run(capsys, "eval", corpus, "--where", "split=tune", "--where", "id=ent-nytimes-1",
+                         "--summary")
+    assert status == 0 and out.startswith("Evaluated 1 articles.")
+    assert "key-entity precision" in out and "Missed key entities" not in out and "Misses" not in out
+    status, _, err = run(capsys, "eval", corpus, "--where", "split=nowhere")
+    assert status == 2 and "no article" in err
