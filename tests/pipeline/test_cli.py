@@ -396,3 +396,22 @@ def test_eval_where_narrows_the_corpus_and_summary_prints_figures_only(capsys):
     assert "key-entity precision" in out and "Missed key entities" not in out and "Misses" not in out
     status, _, err = run(capsys, "eval", corpus, "--where", "split=nowhere")
     assert status == 2 and "no article" in err
+
+
+def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path):
+    from tests.servers import FeedItem, LiveFeed
+
+    server = LiveFeed(etag=False)
+    server.set_items([FeedItem(f"urn:big:{i}", f"Item {i}", "Text.", published=1_700_000_000 - i * 60)
+                      for i in range(30)])
+    try:
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(server.url + "\n", encoding="utf-8")
+        status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--max-items", "10",
+                             "--redis", redis_url)
+        assert status == 0 and "10 articles read" in out
+        status, out, _ = run(capsys, "feeds", "status", "--redis", redis_url)
+        assert "note: the feed offered 30 items; took the newest 10 (--max-items)" in out
+        assert out.splitlines()[1].split()[:3] == ["ok", "200", "10"]
+    finally:
+        server.stop()
