@@ -46,7 +46,7 @@ from transforms.spikes import (
 )
 
 __all__ = ["ArticleCounter", "COUNT_SCRIPT", "CountKeys", "CountOptions", "CountStore", "count_arguments",
-           "count_once", "load_countries", "replay_reference", "story_key"]
+           "archive_time_span", "count_once", "load_countries", "story_key"]
 
 DEFAULT_COUNTRIES = Path(__file__).resolve().parent.parent / "seeds" / "countries.yaml"
 SEPARATOR = "\x1f"
@@ -164,20 +164,25 @@ def load_countries(path=DEFAULT_COUNTRIES):
         return country_codes(yaml.safe_load(handle))
 
 
-def replay_reference(files, *, now=None):
-    """The time a replay measures retention from: the archive's latest date that is not in
-    the future (None when no article has a date). Reads the archive once, dates only."""
+def archive_time_span(files, *, now=None):
+    """``(earliest, latest)`` dated article of an archive (epoch s), ignoring dates more than a
+    day in the future; None when no article has a date. A replay measures retention from the
+    latest and looks for surges over the span. Reads the archive once, dates only."""
     from connectors.archive import read_archive_file
     from transforms.normalize import to_utc_iso
 
     now = time.time() if now is None else now
-    latest = None
+    earliest = latest = None
     for path in files:
         for article, _failed in read_archive_file(path):
-            moment = event_time({"published": to_utc_iso(article.get("published"))}) if article else None
-            if moment is not None and moment <= now + DAY_SECONDS and (latest is None or moment > latest):
-                latest = moment
-    return latest
+            if not article or not article.get("published"):
+                continue
+            moment = event_time({"published": to_utc_iso(article["published"])})
+            if moment is None or moment > now + DAY_SECONDS:
+                continue
+            earliest = moment if earliest is None else min(earliest, moment)
+            latest = moment if latest is None else max(latest, moment)
+    return None if latest is None else (earliest, latest)
 
 
 def story_key(article):

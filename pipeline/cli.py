@@ -7,6 +7,8 @@
     newsmon poll FEEDLIST --once               poll every feed once through the whole pipeline
     newsmon monitor FEEDLIST --interval 300    poll feeds continuously, alert minutes after a story appears
     newsmon feeds status                       per feed: health, last status, items, failures, next poll
+    newsmon trends --since 7d [--topic T | --entity NAME | --country CC] [--plot FILE.png]
+    newsmon spikes --since 24h                 surges: what, level, when, observed vs expected, top stories
     newsmon eval CORPUS.jsonl                  precision, recall and F1 of the topics on a labelled corpus
     newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
@@ -26,14 +28,14 @@ import sys
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
 logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
 
-from pipeline.commands import alerts, deliver, evaluate, feeds, monitor, poll, replay, rules, subscribe, tag
+from pipeline.commands import alerts, deliver, evaluate, feeds, monitor, poll, replay, rules, subscribe, tag, trends
 from pipeline.errors import UsageError
 from transforms.rules import RuleError
 
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, evaluate, rules, alerts, deliver)
+COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, trends, evaluate, rules, alerts, deliver)
 
 
 def build_parser():

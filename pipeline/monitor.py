@@ -78,10 +78,12 @@ def status_line(previous, current):
 
 
 def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval, max_polls=None,
-                      duration=None, allow_private=False, embedded_server=None):
+                      duration=None, allow_private=False, embedded_server=None, on_tick=None, tick_every=60.0):
     """Run the monitor until it ends or a signal stops it, printing a status line per poll cycle.
 
     ``client`` reads the run totals at ``config.stats_key`` and sets ``stop_key``.
+    ``on_tick()``, if given, runs every ``tick_every`` seconds (surge detection); its
+    failures (Redis down) are logged once and it runs again on the next tick.
     Returns the exit status (0); a stop by signal leaves the process directly.
     """
     stop = threading.Event()
@@ -101,9 +103,19 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
     thread.start()
     printed, last, changed_at = {}, {}, time.monotonic()
     stop_deadline = None
+    next_tick, tick_failing = time.monotonic() + tick_every, False
     while thread.is_alive():
         thread.join(0.25)
         now = time.monotonic()
+        if on_tick is not None and now >= next_tick and stop_deadline is None:
+            next_tick = now + tick_every
+            try:
+                on_tick()
+                tick_failing = False
+            except Exception as error:  # noqa: BLE001 - Redis down: the next tick tries again
+                if not tick_failing:
+                    print(f"newsmon: surge detection failed ({error}); trying again", file=sys.stderr, flush=True)
+                tick_failing = True
         if stop.is_set() and stop_deadline is None:
             stop_deadline = now + 5.0
             try:

@@ -4,11 +4,16 @@
 
 Runs the monitor graph (pipeline/monitor.py) under its supervisor: one status
 line per poll cycle, and Ctrl-C or SIGTERM stop it after the writes in flight.
+Every article is counted per series and time bucket, and every ``--spike-every``
+seconds the counts are judged for surges (one line per surge; connectors/surges.py).
 """
 
 import sys
+import time
 
+from connectors.counts import CountOptions, load_countries
 from connectors.redis_streams import new_run_id
+from connectors.surges import SurgeWatch
 from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup
 from pipeline.options import RunConfig
 
@@ -23,12 +28,24 @@ def run(args, beam_args):
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
-                       refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter)
+                       refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter,
+                       counts=CountOptions(countries=load_countries()))
+    watch = SurgeWatch(client, keys.prefix)
     print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {url}"
           f" (stop with Ctrl-C)", file=sys.stderr, flush=True)
     return supervise_monitor(feeds, config, beam_args, client=client, stop_key=f"{keys.prefix}monitor:{run_id}:stop",
                              interval=args.interval, max_polls=args.max_polls, duration=args.duration,
-                             allow_private=args.allow_private, embedded_server=server)
+                             allow_private=args.allow_private, embedded_server=server,
+                             on_tick=lambda: print_surges(watch.detect_now()), tick_every=args.spike_every)
+
+
+def print_surges(found):
+    """One line per surge announced (also on newsmon:spikes and to --on-spike subscriptions)."""
+    for surge in found:
+        note = "" if surge["alert"] == "new" else f" ({surge['alert']})"
+        print(f"{time.strftime('%H:%M:%S')} surge {surge['level']}{note}: {surge['name']}, {surge['observed']}"
+              f" articles in {surge['window_minutes']} min, {surge['ratio']}x the expected {surge['expected']}",
+              flush=True)
 
 
 def add_parser(commands):
@@ -41,4 +58,6 @@ def add_parser(commands):
     add_feed_run_arguments(monitor)
     monitor.add_argument("--max-polls", type=int, metavar="N", help="stop after N poll cycles")
     monitor.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    monitor.add_argument("--spike-every", type=float, default=60.0, metavar="SECONDS",
+                         help="look for surges this often (default: %(default)g; see newsmon spikes)")
     monitor.set_defaults(func=run, beam_options=True)
