@@ -26,7 +26,7 @@ import time
 from connectors.feeds import PollFeeds
 from pipeline.graph import ArticlesToAlerts
 from pipeline.local_runner_fixes import apply_local_runner_fixes
-from pipeline.options import make_pipeline, runs_locally
+from pipeline.options import make_pipeline, run_pipeline, runs_locally
 
 __all__ = ["build_monitor", "run_monitor", "status_line", "supervise_monitor", "tick_seconds"]
 
@@ -62,9 +62,7 @@ def run_monitor(feeds, config, beam_args=(), *, interval, max_polls=None, durati
     pipeline = make_pipeline(beam_args, streaming=True)
     build_monitor(pipeline, feeds, config, interval=interval, tick=tick, stop_at=stop_at, stop_key=stop_key,
                   allow_private=allow_private, fetch_options=fetch_options)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
+    return run_pipeline(pipeline, beam_args)
 
 
 def status_line(previous, current):
@@ -151,10 +149,7 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
         # threads would keep the process alive, so leave now. Nothing is lost: items not yet
         # written carry no processed marker and are taken again on the next start.
         if embedded_server is not None:
-            try:
-                embedded_server.save()
-            except Exception:  # noqa: BLE001 - the embedded server is gone
-                pass
+            embedded_server.close()  # os._exit skips the exit hooks that would stop it
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

@@ -1,23 +1,31 @@
 """Options shared by the newsmon commands, and the Beam runner they run on.
 
 Beam's own options (``--runner``, ``--direct_num_workers``, ``--setup_file``, ...)
-pass through untouched. Without ``--runner`` the pipeline runs on Beam's
-FnApiRunner directly: the DirectRunner would first try to download the Prism
-runner, which fails offline (see ARCHITECTURE.md).
+pass through once Beam's PipelineOptions know them (``unknown_beam_arguments``);
+anything else is refused like any unknown option. Without ``--runner`` the
+pipeline runs on Beam's FnApiRunner directly: the DirectRunner would first try
+to download the Prism runner, which fails offline (see ARCHITECTURE.md). A
+named runner that cannot take the job (a job server that does not answer, a
+job server jar it cannot fetch) is ``RunnerUnavailable`` within seconds.
 """
 
+import socket
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from connectors.redis_connection import redis_client, resolve_redis
+from connectors.redis_connection import display_url, redis_client, resolve_redis
 from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN, RedisKeys
+from pipeline.errors import RunnerUnavailable, UsageError
 from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL
 from transforms.topics import DEFAULT_TAXONOMY
 
-__all__ = ["RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
-           "connect_redis", "make_pipeline", "runs_locally"]
+__all__ = ["RedisConnection", "RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
+           "connect_redis", "make_pipeline", "run_pipeline", "runs_locally", "unknown_beam_arguments"]
+
+JOB_SERVER_CHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -49,10 +57,27 @@ def add_redis_arguments(parser):
     parser.add_argument("--prefix", default="newsmon:", help="prefix of every Redis key (default: %(default)s)")
 
 
+class RedisConnection(NamedTuple):
+    """What a command needs of Redis: ``url, server, client, keys = connect_redis(args)``."""
+
+    url: str
+    server: object  # the EmbeddedRedis, or None
+    client: object
+    keys: RedisKeys
+
+    @property
+    def location(self):
+        """Where the data is, for people: a URL (password masked) or the embedded server's file."""
+        if self.server is not None:
+            return f"the embedded Redis (data in {self.server.dbfile})"
+        return display_url(self.url)
+
+
 def connect_redis(args):
-    """``(url, embedded server or None, client, keys)`` for the ``--redis``/``--prefix`` arguments."""
+    """The Redis of the ``--redis``/``--prefix`` arguments, checked (RedisUnavailable: one line why)."""
     url, server = resolve_redis(args.redis)
-    return url, server, redis_client(url), RedisKeys(args.prefix)
+    args.resolved_redis_url = url  # for the error line if Redis fails later (pipeline/cli.py)
+    return RedisConnection(url, server, redis_client(url), RedisKeys(args.prefix))
 
 
 def add_common_arguments(parser):
@@ -72,6 +97,70 @@ def add_prefilter_argument(parser):
 def runs_locally(beam_args):
     """True unless the Beam arguments name a runner."""
     return not any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args)
+
+
+def unknown_beam_arguments(beam_args):
+    """The arguments Beam's PipelineOptions do not know (with their values); UsageError for a bad value.
+
+    ``["--direct_num_workers=2", "--subscritpions", "f.yaml"]`` -> ``["--subscritpions", "f.yaml"]``
+    """
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    class _Checker(_BeamArgumentParser):
+        def error(self, message):
+            raise UsageError(message)
+
+    parser = _Checker(allow_abbrev=False, add_help=False)
+    known = {}
+    for cls in PipelineOptions.__subclasses__():
+        known.setdefault(str(cls), cls)
+    for cls in known.values():
+        cls._add_argparse_args(parser)  # what PipelineOptions.get_all_options does
+    _, unknown = parser.parse_known_args(list(beam_args))
+    return unknown
+
+
+def _option_value(beam_args, name):
+    for index, arg in enumerate(beam_args):
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+        if arg == name and index + 1 < len(beam_args):
+            return beam_args[index + 1]
+    return None
+
+
+def _check_job_endpoint(beam_args):
+    endpoint = _option_value(beam_args, "--job_endpoint")
+    if not endpoint or endpoint == "embed":
+        return
+    host, _, port = endpoint.rpartition(":")
+    try:
+        with socket.create_connection((host or "localhost", int(port)), timeout=JOB_SERVER_CHECK_SECONDS):
+            pass
+    except ValueError as error:
+        raise UsageError(f"--job_endpoint {endpoint}: expected HOST:PORT") from error
+    except OSError as error:
+        reason = "timeout" if isinstance(error, TimeoutError) else (error.strerror or str(error)).lower()
+        raise RunnerUnavailable(f"no Beam job server at {endpoint} ({reason})") from error
+
+
+def run_pipeline(pipeline, beam_args):
+    """Run ``pipeline`` to the end; returns Beam's PipelineResult.
+
+    On a named runner, a job server that does not answer or a job it refuses is
+    RunnerUnavailable (one line) instead of a wait of minutes and a gRPC traceback.
+    """
+    if runs_locally(beam_args):
+        result = pipeline.run()
+    else:
+        _check_job_endpoint(list(beam_args))
+        try:
+            result = pipeline.run()
+        except Exception as error:  # noqa: BLE001 - the submission failed; say why on one line
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise RunnerUnavailable(f"the Beam runner did not take the job: {reason[:300]}") from error
+    result.wait_until_finish()
+    return result
 
 
 def make_pipeline(beam_args, *, streaming=False):

@@ -9,7 +9,7 @@ import apache_beam as beam
 
 from connectors.archive import ReadArchive
 from pipeline.graph import ArticlesToAlerts
-from pipeline.options import make_pipeline
+from pipeline.options import make_pipeline, run_pipeline
 
 __all__ = ["build_replay", "run_replay"]
 
@@ -26,6 +26,4 @@ def run_replay(paths, config, beam_args=()):
     """Run the replay to completion; returns Beam's PipelineResult (metrics hold the counts)."""
     pipeline = make_pipeline(list(beam_args))
     build_replay(pipeline, paths, config)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return result
+    return run_pipeline(pipeline, beam_args)

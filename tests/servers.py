@@ -49,21 +49,22 @@ def redis_server_binary():
 class RedisServer:
     """A redis-server process on a free port of 127.0.0.1, stoppable and restartable."""
 
-    def __init__(self, directory, *, durable=False):
+    def __init__(self, directory, *, durable=False, password=None):
         self.port = free_port()
         self.directory = directory
         self.durable = durable  # keep the data across a stop and start (append-only file)
+        self.password = password  # requirepass: clients must authenticate
         self.process = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self._client = None
 
     def start(self):
         self.process = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes" if self.durable else "no", "--appendfsync", "always",
-             "--dir", str(self.directory)],
+             "--dir", str(self.directory), *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
         try:
             while True:
@@ -81,7 +82,7 @@ class RedisServer:
     def client(self):
         """A decoded client of this server (made on first use)."""
         if self._client is None:
-            self._client = redis.Redis(port=self.port, decode_responses=True)
+            self._client = redis.Redis(port=self.port, password=self.password, decode_responses=True)
         return self._client
 
     def stop(self):

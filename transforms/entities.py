@@ -13,6 +13,7 @@ and counted: ``{"text": "Blinken", "label": "PERSON", "canonical": "Antony Blink
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -94,8 +95,7 @@ def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
     """
     table = {}
     if places is not None:
-        with open(places, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_YAML_LOADER) or {}
+        data = _read_yaml(places, "gazetteer")
         if not isinstance(data, dict):
             raise ValueError(f"{places}: expected a mapping of labels to names")
         for label, names in data.items():
@@ -103,8 +103,9 @@ def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
                 raise ValueError(f"{places}: {label!r}: expected an entity label with a list of names")
             for name in names:
                 table[_key(name)] = Alias(None, label, hint=True)
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_YAML_LOADER) or {}
+    data = _read_yaml(path, "alias table")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of canonical names to {{label, aliases}}")
     for canonical, entry in data.items():
         entry = entry or {}
         if not isinstance(entry, dict):
@@ -118,6 +119,17 @@ def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
             else:
                 table[key] = Alias(str(canonical), label)
     return table
+
+
+def _read_yaml(path, what):
+    """The YAML document at ``path`` ({} when empty); ValueError naming the file if unreadable."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_YAML_LOADER) or {}
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the {what}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: the {what} is not valid YAML: {' '.join(str(error).split())}") from error
 
 
 def _key(name):
@@ -252,7 +264,7 @@ class _ExtractEntitiesFn(beam.DoFn):
         mentions = [(ent.text, ent.label_) for ent in doc.ents]
         return {**article, "entities": canonical_entities(mentions, self._aliases)}
 
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         # Articles MarkRelevance found no rule could match skip NER (see transforms/relevance.py).
         if article.get("relevant") is False:
             yield {**article, "entities": []}

@@ -10,6 +10,7 @@ serves them all.
 """
 
 import logging
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -38,10 +39,16 @@ def compile_subscriptions(subscriptions, known_topics=None):
     Subscriptions to surges (``on_spike``, transforms/spikes.py) are checked here
     but match no article: surge detection alerts them.
     """
-    for name in subscriptions:
+    for name, subscription in subscriptions.items():
         validate_rule_id(name, "subscription")
+        if not isinstance(subscription, dict):
+            raise RuleError(f"subscription {name!r}: expected a mapping of rule fields,"
+                            f" got {type(subscription).__name__}")
+        if not isinstance(subscription.get("paused", False), bool):
+            raise RuleError(f"subscription {name!r}: 'paused' must be true or false,"
+                            f" got {subscription['paused']!r}")
     for name, sub in subscriptions.items():
-        if isinstance(sub, dict) and "on_spike" in sub:
+        if "on_spike" in sub:
             try:
                 validate_spike_rule(name, sub)
             except ValueError as error:
@@ -95,7 +102,7 @@ class _MatchSubscriptionsFn(beam.DoFn):
             except RuleError as error:
                 _log.warning("newsmon: subscriptions not reloaded: %s", error)
 
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         if self._live is not None:
             self._refresh()
         try:

@@ -10,8 +10,9 @@ written from then on (``--from-start``: at the oldest one). ``--follow`` waits
 for new alerts for as long as it runs (hours of silence and Redis restarts
 included) and prints each within a second of its write; SIGTERM or Ctrl-C
 stop it. Delivery is at least once: an alert printed by a consumer killed
-before its ack is printed again by the next one. ``format_alert`` is how
-every command shows an alert to a person.
+before its ack is printed again by the next one. A name that is neither a
+stored subscription nor an alert stream is an error (exit 2), and nothing is
+created for it. ``format_alert`` is how every command shows an alert to a person.
 """
 
 import json
@@ -20,11 +21,13 @@ import sys
 import threading
 
 from connectors.alert_consumer import AlertReader, default_consumer_name, follow
+from connectors.subscription_store import SubscriptionStore
+from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
 from transforms.normalize import strip_control_chars
 from transforms.rules import validate_rule_id
 
-__all__ = ["add_consumer_arguments", "add_parser", "alert_reader", "format_alert"]
+__all__ = ["add_consumer_arguments", "add_parser", "alert_reader", "alert_stream", "format_alert"]
 
 
 def format_alert(entry_id, fields):
@@ -54,10 +57,20 @@ def add_consumer_arguments(parser, group):
                         help="take over alerts another consumer left unacknowledged this long (default: 60)")
 
 
+def alert_stream(client, keys, name):
+    """The alert stream of subscription ``name``; UsageError if there is neither such a
+    subscription nor such a stream (a removed subscription's alerts stay readable)."""
+    validate_rule_id(name, "subscription")
+    stream = keys.alerts(name)
+    if SubscriptionStore(client, keys).get(name) is None and not client.exists(stream):
+        raise UsageError(f"no subscription {name!r} and no alerts on {stream} (see: newsmon subscribe list)")
+    return stream
+
+
 def alert_reader(args, client, keys, kind):
     """The consumer-group reader the ``--group/--consumer/--claim-idle`` arguments ask for."""
-    validate_rule_id(args.subscription, "subscription")
-    return AlertReader(client, keys.alerts(args.subscription), group=args.group or kind,
+    stream = alert_stream(client, keys, args.subscription)
+    return AlertReader(client, stream, group=args.group or kind,
                        consumer=args.consumer or default_consumer_name(kind),
                        claim_idle_ms=int(args.claim_idle * 1000), from_start=args.from_start)
 
@@ -70,10 +83,10 @@ def stop_on_signals(on_stop):
 
 def run_show(args, _beam_args):
     _url, _server, client, keys = connect_redis(args)
-    stream = keys.alerts(args.subscription)
+    stream = alert_stream(client, keys, args.subscription)
     entries = client.xrevrange(stream, count=args.count)
     if not entries:
-        print(f"no alerts on {stream}", file=sys.stderr)
+        print(f"no alerts yet on {stream}", file=sys.stderr)
     for entry_id, fields in entries:
         if args.json:
             print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False))

@@ -23,6 +23,7 @@ import re
 import sys
 
 from pipeline.commands.alerts import add_consumer_arguments, alert_reader, stop_on_signals
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import add_redis_arguments, connect_redis
 
 __all__ = ["add_parser", "duration_seconds"]
@@ -54,7 +55,7 @@ def run(args, _beam_args):
     finally:
         print(f"delivered {deliverer.delivered} alert(s) to {args.webhook};"
               f" {deliverer.dead} moved to {keys.deadletter}", file=sys.stderr)
-    return 0
+    return EXIT_INPUTS_FAILED if deliverer.dead else EXIT_OK
 
 
 def add_parser(commands):

@@ -20,7 +20,7 @@ beside it whose threshold is tuned on the ``tune`` split only
 import json
 import sys
 
-from pipeline.errors import UsageError
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
 
@@ -40,9 +40,10 @@ def run(args, beam_args):
     taxonomy = load_taxonomy(args.topics)
     corpus = load_corpus(args.corpus)
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
-    tagged = []
+    tagged, failures = [], 0
     for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases):
         if failed is not None:
+            failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
             continue
         tagged.append({**article, "id": article["origin"]})
@@ -51,7 +52,7 @@ def run(args, beam_args):
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print(format_report(report))
-    return 0
+    return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
 BASELINE_WINDOW_DAYS = 7

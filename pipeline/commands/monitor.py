@@ -23,20 +23,22 @@ __all__ = ["add_parser"]
 def run(args, beam_args):
     from pipeline.monitor import supervise_monitor
 
-    taxonomy, feeds, url, server, client, keys, subscriptions = feed_run_setup(args)
+    taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
+    url, keys = redis.url, redis.keys
     run_id = new_run_id()
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
                        refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter,
                        counts=CountOptions(countries=load_countries()))
-    watch = SurgeWatch(client, keys.prefix)
-    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {url}"
+    watch = SurgeWatch(redis.client, keys.prefix)
+    print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"
           f" (stop with Ctrl-C)", file=sys.stderr, flush=True)
-    return supervise_monitor(feeds, config, beam_args, client=client, stop_key=f"{keys.prefix}monitor:{run_id}:stop",
-                             interval=args.interval, max_polls=args.max_polls, duration=args.duration,
-                             allow_private=args.allow_private, embedded_server=server,
-                             on_tick=lambda: print_surges(watch.detect_now()), tick_every=args.spike_every)
+    return supervise_monitor(feeds, config, beam_args, client=redis.client,
+                             stop_key=f"{keys.prefix}monitor:{run_id}:stop", interval=args.interval,
+                             max_polls=args.max_polls, duration=args.duration, allow_private=args.allow_private,
+                             embedded_server=redis.server, on_tick=lambda: print_surges(watch.detect_now()),
+                             tick_every=args.spike_every)
 
 
 def print_surges(found):

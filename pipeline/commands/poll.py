@@ -10,9 +10,10 @@ shared with ``newsmon monitor``.
 
 from connectors.counts import CountOptions, load_countries
 from connectors.redis_streams import new_run_id
-from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from connectors.surges import SurgeWatch
-from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
+from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
 
@@ -33,19 +34,20 @@ def add_feed_run_arguments(parser):
 
 
 def feed_run_setup(args):
-    """``(taxonomy, feeds, url, embedded server, client, keys, file subscriptions)`` of a feed run."""
+    """``(taxonomy, feeds, RedisConnection, file subscriptions)`` of a feed run."""
     from connectors.feed_lists import load_feed_list
 
     taxonomy = load_taxonomy(args.topics)
     feeds = load_feed_list(args.feedlist)
-    url, server, client, keys = connect_redis(args)
     subscriptions = {}
     if args.subscriptions:
         subscriptions = load_subscriptions_file(args.subscriptions, known_topics=taxonomy)
+    redis = connect_redis(args)
     # `newsmon subscribe add` checks new subscriptions against the topics this run knows.
-    publish_topics(client, keys, taxonomy, source=args.topics)
-    log_unusable(SubscriptionStore(client, keys).checked(known_topics=taxonomy)[1], scope=(url, keys.prefix))
-    return taxonomy, feeds, url, server, client, keys, subscriptions
+    publish_topics(redis.client, redis.keys, taxonomy, source=args.topics)
+    log_unusable(SubscriptionStore(redis.client, redis.keys).checked(known_topics=taxonomy)[1],
+                 scope=(redis.url, redis.keys.prefix))
+    return taxonomy, feeds, redis, subscriptions
 
 
 def _feed_counts_line(counts):
@@ -57,9 +59,10 @@ def _feed_counts_line(counts):
 def run(args, beam_args):
     from connectors.feeds import PollFeeds
     from pipeline.graph import ArticlesToAlerts
-    from pipeline.options import make_pipeline
+    from pipeline.options import make_pipeline, run_pipeline
 
-    taxonomy, feeds, url, _server, client, keys, subscriptions = feed_run_setup(args)
+    taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
+    url, client, keys = redis.url, redis.client, redis.keys
     stats_key = keys.run_stats(new_run_id())
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, skip_processed=True,
@@ -70,18 +73,18 @@ def run(args, beam_args):
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
         force=args.force, stats_key=stats_key, verify_processed=True)
     _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
-    result = pipeline.run()
-    result.wait_until_finish()
+    result = run_pipeline(pipeline, beam_args)
     client.delete(stats_key)
     counts = metric_counts(result)
     all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
-    print_run_summary(counts, keys, client, url, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
+    print_run_summary(counts, redis, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
     print(_feed_counts_line(counts))
     surges = SurgeWatch(client, keys.prefix).detect_now()
     print(f"Surges: {len(surges)} new on {keys.prefix}spikes"
           + "".join(f"; {s['name']} ({s['level']}, {s['ratio']}x)" for s in surges) + ".")
     print_latest_alerts(client, keys, all_subscriptions, args.show)
-    return 0
+    failed = failed_count(counts) or counts.get(("feeds", "failed"), 0)
+    return EXIT_INPUTS_FAILED if failed else EXIT_OK
 
 
 def add_parser(commands):

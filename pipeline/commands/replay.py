@@ -15,8 +15,8 @@ from connectors.archive import archive_files, count_articles
 from connectors.counts import CountOptions, archive_time_span, load_countries
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable
-from pipeline.commands.run_summary import metric_counts, print_latest_alerts, print_run_summary
-from pipeline.errors import UsageError
+from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
 from pipeline.replay import run_replay
 from transforms.topics import load_taxonomy
@@ -59,7 +59,8 @@ def run(args, beam_args):
     files = archive_files(args.paths)
     if not files:
         raise UsageError(f"no .txt or .jsonl articles under {' '.join(args.paths)}")
-    url, _server, client, keys = connect_redis(args)
+    redis = connect_redis(args)
+    url, client, keys = redis.url, redis.client, redis.keys
     subscriptions, unusable = SubscriptionStore(client, keys).checked(known_topics=taxonomy)
     log_unusable(unusable)  # one line each; the others are used
     if args.subscriptions:
@@ -75,10 +76,10 @@ def run(args, beam_args):
     result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
                                 client, stats_key, count_articles(files), show_bar)
     counts = metric_counts(result)
-    print_run_summary(counts, keys, client, url, f"Replayed {len(files)} file(s)", taxonomy, subscriptions)
+    print_run_summary(counts, redis, f"Replayed {len(files)} file(s)", taxonomy, subscriptions)
     print(replay_surges_line(client, keys.prefix, span))
     print_latest_alerts(client, keys, subscriptions, args.show)
-    return 0
+    return EXIT_INPUTS_FAILED if failed_count(counts) else EXIT_OK
 
 
 def replay_surges_line(client, prefix, span):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
-from pipeline.errors import UsageError
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
 
@@ -32,10 +32,11 @@ def run_test(args, _beam_args):
         if rule is None:
             raise UsageError(f"no subscription {args.rule!r} in Redis, and no file of that name")
         subscriptions = {args.rule: {k: v for k, v in rule.items() if k != "paused"}}
-    matches = 0
+    matches = failures = 0
     for article, failed in preview_subscriptions(args.archive, taxonomy, subscriptions,
                                                  model=args.model, aliases_path=args.aliases):
         if failed is not None:
+            failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
             continue
         matches += 1
@@ -50,7 +51,7 @@ def run_test(args, _beam_args):
                 print(f"    {sentence}")
     if not args.json:
         print(f"{matches} matching article(s); nothing was written to Redis.")
-    return 0
+    return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
 def add_parser(commands):

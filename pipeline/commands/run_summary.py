@@ -12,7 +12,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.commands.alerts import format_alert
 
-__all__ = ["metric_counts", "print_latest_alerts", "print_run_summary"]
+__all__ = ["failed_count", "metric_counts", "print_latest_alerts", "print_run_summary"]
 
 _LIST_EVERY_SUBSCRIPTION_UP_TO = 20  # beyond that, only those that matched
 
@@ -26,9 +26,16 @@ def metric_counts(result):
     return counts
 
 
-def print_run_summary(counts, keys, client, url, headline, taxonomy, subscriptions):
+def failed_count(counts):
+    """Records that failed at any step (each is on the dead-letter stream)."""
+    return counts.get(("newsmon", "failed"), 0)
+
+
+def print_run_summary(counts, redis, headline, taxonomy, subscriptions):
+    """``redis``: the command's RedisConnection (pipeline/options.py)."""
+    keys, client = redis.keys, redis.client
     read = counts.get(("newsmon", "articles_read"), 0)
-    failed = counts.get(("newsmon", "failed"), 0)
+    failed = failed_count(counts)
     duplicates = counts.get(("newsmon", "already_written"), 0)
     skipped = counts.get(("newsmon", "already_processed"), 0)
     print(f"\n{headline}: {read} articles read, {failed} failed (dead letters on {keys.deadletter}).")
@@ -51,7 +58,7 @@ def print_run_summary(counts, keys, client, url, headline, taxonomy, subscriptio
             print(f"  ({silent} other subscriptions matched nothing)")
     if duplicates:
         print(f"{duplicates} entries were already on their streams and were not written again.")
-    print(f"Streams at {url}: {keys.events} ({client.xlen(keys.events)} entries),"
+    print(f"Streams in {redis.location}: {keys.events} ({client.xlen(keys.events)} entries),"
           f" {keys.prefix}topic:<topic>, {keys.prefix}alerts:<subscription>, {keys.deadletter}"
           f" ({client.xlen(keys.deadletter)} entries).")
 

@@ -11,6 +11,7 @@ Exit status 1 when an article could not be read or tagged.
 import json
 import sys
 
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import add_common_arguments
 from transforms.topics import load_taxonomy
 
@@ -39,7 +40,7 @@ def run(args, _beam_args):
             print("  no topic")
         people = ", ".join(f"{e['canonical']} ({e['label']}, {e['count']})" for e in article["entities"][:12])
         print(f"  entities: {people or '-'}\n")
-    return 1 if failures else 0
+    return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
 def add_parser(commands):

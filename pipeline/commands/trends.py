@@ -111,7 +111,8 @@ def _print_trend(trend):
 
 def run_trends(args, _beam_args):
     since_seconds = parse_duration(args.since)
-    _url, _server, client, keys = connect_redis(args)
+    redis = connect_redis(args)
+    client, keys = redis.client, redis.keys
     watch = SurgeWatch(client, keys.prefix)
     until = time.time() if args.until is None else parse_moment(args.until)
     since = until - since_seconds
@@ -150,7 +151,8 @@ def run_trends(args, _beam_args):
 def run_spikes(args, _beam_args):
     until = time.time() if args.until is None else parse_moment(args.until)
     since = until - parse_duration(args.since)
-    _url, _server, client, keys = connect_redis(args)
+    redis = connect_redis(args)
+    client, keys = redis.client, redis.keys
     surges = [s for s in SurgeWatch(client, keys.prefix).recent(since)
               if level_rank(s["level"]) >= level_rank(args.level) and s["at"] <= _iso(until)]
     if args.json:

@@ -98,7 +98,7 @@ def test_alerts_show_after_replay(capsys, redis_url):
 
 @pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"], ["rules", "test"],
                                      ["alerts", "tail"], ["deliver"], ["poll"], ["monitor"], ["feeds", "status"],
-                                     ["eval"],
+                                     ["eval"], ["stories"], ["stories", "show"],
                                      ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
@@ -221,7 +221,7 @@ def test_poll_once_then_feeds_status(capsys, redis_url, redis_db, tmp_path):
         run(capsys, "subscribe", "add", "ns2", "--any", "nord stream", "--redis", redis_url)
         argv = ["poll", str(feedlist), "--once", "--allow-private", "--redis", redis_url]
         status, out, _ = run(capsys, *argv)
-        assert status == 0
+        assert status == 1  # the closed feed failed
         assert "Polled 2 feed(s): 2 articles read, 1 failed" in out
         assert "Feeds: 1 fetched, 0 not modified, 1 failed, 0 not due yet" in out
         assert "ns2" in out and "Germany halts Nord Stream 2 certification" in out
@@ -246,7 +246,7 @@ def test_poll_refuses_private_addresses_by_default(capsys, redis_url, redis_db, 
     feedlist = tmp_path / "feeds.txt"
     feedlist.write_text("http://127.0.0.1:1/feed.xml\n", encoding="utf-8")
     status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--redis", redis_url)
-    assert status == 0 and "1 failed" in out
+    assert status == 1 and "1 failed" in out
     [(_, dead)] = redis_db.xrange("newsmon:deadletter")
     assert dead["stage"] == "fetch" and "loopback" in dead["error"]
 
@@ -336,7 +336,7 @@ def test_subscribe_add_and_list_check_against_the_taxonomy_the_monitor_runs_with
     # A feed run publishes its topics when it starts.
     status, _, err = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--topics", str(topics),
                          "--redis", redis_url)
-    assert status == 0
+    assert status == 1  # the one feed (a closed port) failed
     assert "subscription cyber-desk skipped: field 'topics': unknown topic 'cyberattack'" in caplog.text
     status, out, _ = run(capsys, "subscribe", "add", "piracy-desk", "--topic", "piracy", "--redis", redis_url)
     assert status == 0 and "piracy-desk saved" in out

@@ -84,6 +84,12 @@ def receiver():
     receiver.close()
 
 
+@pytest.fixture(autouse=True)
+def stored_subscription(redis_db):
+    """ns2 is a stored subscription with no alert yet (consumers refuse names that are neither)."""
+    redis_db.hset("newsmon:subscriptions", "ns2", json.dumps({"any": ["nord stream"]}))
+
+
 def consumers_of(client, group):
     try:
         return {c["name"]: c for c in client.xinfo_consumers(STREAM, group)}
