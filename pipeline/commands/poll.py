@@ -10,8 +10,8 @@ shared with ``newsmon monitor``.
 
 from connectors.counts import CountOptions, load_countries
 from connectors.redis_streams import new_run_id
-from connectors.surges import SurgeWatch
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
+from connectors.surges import SurgeWatch
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
