@@ -131,3 +131,15 @@ def test_duration_and_sparkline():
     assert parse_duration("90m") == 5400 and parse_duration("7d") == 7 * 86400
     assert sparkline([0, 1, 2, 8]) == "▁▂▃█" and sparkline([0, 0]) == "▁▁"
     assert len(sparkline(range(200), 50)) == 50
+
+
+def test_eval_spikes_reports_recall_delay_and_false_alarms(capsys):
+    status, out, _ = run(capsys, "eval", "--spikes", "--series", "4", "--seeds", "tune", "--json")
+    assert status == 0
+    report = json.loads(out)
+    assert report["seed_set"] == "tune" and set(report["tiers"]) == {"sparse", "quiet", "busy"}
+    busy = report["tiers"]["busy"]
+    assert busy["series_days"] == 2 * 14 and "5x 2h" in busy["bursts"]
+    assert "false_alarms_per_1000_series_days" in busy
+    status, _, err = run(capsys, "eval", "--spikes", "some.jsonl")
+    assert status == 2 and "--spikes" in err
