@@ -50,7 +50,10 @@ def run(args, beam_args):
     from transforms.evaluation import evaluate, format_report, load_corpus
 
     taxonomy = load_taxonomy(args.topics)
-    corpus = load_corpus(args.corpus)
+    corpus = [a for a in load_corpus(args.corpus)
+              if all(str(a.get(field, "")) == value for field, value in args.where)]
+    if not corpus:
+        raise UsageError(f"no article of {args.corpus} has {' and '.join(f'{f}={v}' for f, v in args.where)}")
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
     tagged, failures = [], 0
     for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases):
@@ -63,7 +66,7 @@ def run(args, beam_args):
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        print(format_report(report))
+        print(format_report(report, details=not args.summary))
     return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
@@ -134,6 +137,16 @@ def run_stories(args):
     return 0
 
 
+def _field_value(text):
+    field, sep, value = text.partition("=")
+    if not sep or not field.strip():
+        raise ValueError(text)
+    return field.strip(), value.strip()
+
+
+_field_value.__name__ = "FIELD=VALUE"  # argparse names the type in its error
+
+
 def add_parser(commands):
     evaluation = commands.add_parser(
         "eval", help="measure topic and entity quality on a labelled corpus",
@@ -151,6 +164,12 @@ def add_parser(commands):
                             help="with --spikes: the seed set (the settings were tuned on 'tune'; default: report)")
     evaluation.add_argument("--series", type=int, default=200, metavar="N",
                             help="with --spikes: series per tier (busy: N/2; default: %(default)s)")
+    evaluation.add_argument("--where", metavar="FIELD=VALUE", type=_field_value, action="append", default=[],
+                            help="only the articles whose FIELD is VALUE (repeat to narrow down), e.g."
+                                 " --where split=heldout --where language=de")
+    evaluation.add_argument("--summary", action="store_true",
+                            help="the figures only, no misses or false hits (for a held-out half nobody"
+                                 " should read)")
     evaluation.add_argument("--json", action="store_true", help="the report as one JSON object")
     add_common_arguments(evaluation)
     add_redis_arguments(evaluation)
