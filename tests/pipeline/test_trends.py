@@ -139,7 +139,7 @@ def test_eval_spikes_reports_recall_delay_and_false_alarms(capsys):
     report = json.loads(out)
     assert report["seed_set"] == "tune" and set(report["tiers"]) == {"sparse", "quiet", "busy"}
     busy = report["tiers"]["busy"]
-    assert busy["series_days"] == 2 * 14 and "5x 2h" in busy["bursts"]
+    assert busy["series_days"] == 2 * 14 * 3 and "5x 2h" in busy["bursts"]  # 2 series, 14 days, 3 seeds
     assert "false_alarms_per_1000_series_days" in busy
     status, _, err = run(capsys, "eval", "--spikes", "some.jsonl")
     assert status == 2 and "--spikes" in err
