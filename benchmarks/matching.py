@@ -67,10 +67,11 @@ def silent_subscriptions(count, topic_ids, seed=17):
 
 def hitting_subscriptions(count, articles, seed=17):
     """``count`` rules of one word each, drawn from the words of ``articles`` (so they match)."""
-    from transforms.text import analysis_of
+    from transforms.text import analyze
 
     rng = random.Random(seed)
-    vocabulary = sorted({token for a in articles for token in analysis_of(a).tokens if len(token) > 3})
+    words = {token for a in articles for token in analyze(f"{a['title']}\n{a['text']}").tokens}
+    vocabulary = sorted(word for word in words if len(word) > 3)
     return {f"hit-{index:05d}": {"any": [rng.choice(vocabulary)]} for index in range(count)}
 
 
@@ -118,8 +119,13 @@ def tagged_articles(articles):
     """Articles as MatchSubscriptions sees them: analysed, with entities and topics (NER by the model)."""
     from transforms.entities import canonical_entities, load_aliases, load_ner_model, ner_text
     from transforms.rules import compile_rules
-    from transforms.text import with_analysis
     from transforms.topics import load_taxonomy, tag_topics
+
+    try:
+        from transforms.text import with_analysis
+    except ImportError:  # a checkout from before one analysis per article (for a "before" figure)
+        def with_analysis(article):
+            return article, None
 
     nlp, aliases = load_ner_model(), load_aliases()
     topics = compile_rules(load_taxonomy(), kind="topic")
@@ -147,8 +153,13 @@ def _pass(articles, matcher, entries=False):
 
 
 def _compiled(subscriptions, topic_ids):
-    from transforms.ruleset import RuleSet
+    """The subscriptions' matcher, compiled as a worker compiles it."""
+    try:
+        from transforms.ruleset import RuleSet
+    except ImportError:  # a checkout from before RuleSet (for a "before" figure)
+        from transforms.subscriptions import compile_subscriptions
 
+        return compile_subscriptions(subscriptions, topic_ids)
     return RuleSet({}, subscriptions, known_topics=topic_ids).compiled().subscriptions
 
 

@@ -173,12 +173,15 @@ def write_with_dofn(url, articles, maxlen):
 def write_once_prebuilt(url, entries, maxlen):
     """The idempotent script alone over prebuilt entries, in the sink's flush size."""
     from connectors.redis_connection import redis_client
-    from connectors.redis_streams import FLUSH_EVERY, append_once
+    import connectors.redis_streams as streams
+    from connectors.redis_streams import append_once
+
+    flush_every = getattr(streams, "FLUSH_EVERY", None) or streams._FLUSH_EVERY  # noqa: SLF001 - older checkouts
 
     client = redis_client(url)
-    for start in range(0, len(entries), FLUSH_EVERY):
+    for start in range(0, len(entries), flush_every):
         pipe = client.pipeline(transaction=False)
-        append_once(pipe, entries[start:start + FLUSH_EVERY], maxlen=maxlen)
+        append_once(pipe, entries[start:start + flush_every], maxlen=maxlen)
         pipe.execute()
     client.close()
 
