@@ -172,8 +172,8 @@ def write_with_dofn(url, articles, maxlen):
 
 def write_once_prebuilt(url, entries, maxlen):
     """The idempotent script alone over prebuilt entries, in the sink's flush size."""
-    from connectors.redis_connection import redis_client
     import connectors.redis_streams as streams
+    from connectors.redis_connection import redis_client
     from connectors.redis_streams import append_once
 
     flush_every = getattr(streams, "FLUSH_EVERY", None) or streams._FLUSH_EVERY  # noqa: SLF001 - older checkouts
