@@ -154,12 +154,14 @@ def _pass(articles, matcher, entries=False):
 
 def _compiled(subscriptions, topic_ids):
     """The subscriptions' matcher, compiled as a worker compiles it."""
-    try:
-        from transforms.ruleset import RuleSet
-    except ImportError:  # a checkout from before RuleSet (for a "before" figure)
+    import transforms.rules
+
+    if not hasattr(transforms.rules, "find_terms"):  # a checkout from before RuleSet (a "before" figure)
         from transforms.subscriptions import compile_subscriptions
 
         return compile_subscriptions(subscriptions, topic_ids)
+    from transforms.ruleset import RuleSet
+
     return RuleSet({}, subscriptions, known_topics=topic_ids).compiled().subscriptions
 
 

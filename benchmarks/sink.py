@@ -308,6 +308,8 @@ def _rows(articles, events, t, ratio):
         ("CPU s, client / redis-server: raw", cpu("raw"), "", ""),
         ("CPU s, client / redis-server: sink", cpu("dofn"), "", ""),
         ("CPU s, client / redis-server: script alone", cpu("script"), "", ""),
+        ("ratio of CPU s (client + server), raw / sink: what a busy machine leaves comparable",
+         f"{(t['raw'].cpu + t['raw'].redis_cpu) / (t['dofn'].cpu + t['dofn'].redis_cpu):.2f}", "", ""),
         ("whole pipeline (Create | FlatMap(articles) | sink), wall incl. runner start (s)",
          f"{t['pipeline'].wall:.2f}", "", ""),
         ("same pipeline with Map(len) for the sink (s); the sink's share", f"{t['no sink'].wall:.2f}; "

@@ -98,8 +98,8 @@ class RedisKeys:
         return f"{self.prefix}seen:processed:{article_id}"
 
 
-def _json(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every entry: json.dumps with options builds a new encoder per call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _article_fields(article):
@@ -110,6 +110,7 @@ def _article_fields(article):
         "source": article.get("source", ""),
         "published": article.get("published", ""),
         "origin": article.get("origin", ""),
+        "language": article.get("language", ""),
         "story": (article.get("story") or {}).get("id", ""),
     }
 
