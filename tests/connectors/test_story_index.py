@@ -21,9 +21,11 @@ def assign_all(index, articles):
     return [index.assign(article_features(a, NOW)) for a in articles]
 
 
-def snapshot(client):
-    """Every key with its serialized value (not its remaining TTL)."""
-    return {key: client.dump(key) for key in sorted(client.keys("*"))}
+def snapshot(client, pattern="*"):
+    """Every key with its content (not its remaining TTL; not DUMP, whose field order a rehash may change)."""
+    read = {"string": client.get, "hash": client.hgetall, "set": client.smembers,
+            "zset": lambda key: client.zrange(key, 0, -1, withscores=True)}
+    return {key: read[client.type(key)](key) for key in sorted(client.keys(pattern))}
 
 
 @pytest.fixture

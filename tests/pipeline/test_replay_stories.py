@@ -20,7 +20,9 @@ def archive(tmp_path):
 
 
 def story_state(client):
-    return {key: client.dump(key) for key in sorted(client.keys("newsmon:stor*"))}
+    from tests.connectors.test_story_index import snapshot
+
+    return snapshot(client, "newsmon:stor*")
 
 
 def test_replay_assigns_stories_and_a_second_replay_writes_nothing(archive, redis_url, redis_db, taxonomy):
