@@ -110,6 +110,7 @@ def _article_fields(article):
         "source": article.get("source", ""),
         "published": article.get("published", ""),
         "origin": article.get("origin", ""),
+        "language": article.get("language", ""),
         "story": (article.get("story") or {}).get("id", ""),
     }
 
