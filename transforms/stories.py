@@ -62,6 +62,7 @@ __all__ = [
     "entity_overlap",
     "same_event_score",
     "shingles",
+    "story_growth",
     "story_tokens",
     "term_vector",
     "term_weight",
@@ -378,6 +379,28 @@ def choose_story(features, candidates, settings=DEFAULT_SETTINGS):
     if best is not None and best_score >= settings.threshold:
         return Decision("join", best.story_id, "same_event", round(best_score, 4))
     return Decision("new", features.article_id, "new", round(best_score, 4))
+
+
+def story_growth(story, update_on):
+    """``[(marker, reason), ...]``: the growth of a story (an article's ``story``) a subscription asked
+    to hear about (``update_on`` of transforms.subscriptions.delivery_of).
+
+    The highest source count reached (``("sources:3", "3 sources")``), and each country or entity
+    this article brought to the story (``("country:norway", "new country: Norway")``). The sink
+    alerts an update once per marker and story.
+    """
+    if not story or not update_on:
+        return []
+    growth = []
+    reached = [n for n in update_on.get("sources") or () if story.get("sources", 0) >= n]
+    if reached:
+        growth.append((f"sources:{reached[-1]}", f"{story['sources']} sources"))
+    for name, label in story.get("new_entities") or ():
+        if label == "GPE" and update_on.get("countries"):
+            growth.append((f"country:{name.lower()}", f"new country: {name}"))
+        elif update_on.get("entities"):
+            growth.append((f"entity:{name.lower()}", f"new {label} entity: {name}"))
+    return growth
 
 
 def with_settings(**changes):
