@@ -8,7 +8,7 @@ newsmon makes of a few articles:
 """
 
 from connectors.archive import archive_files, read_archive_file
-from transforms.entities import EntityExtractor, load_aliases
+from transforms.entities import EntityExtractor, gazetteer_patterns, load_aliases
 from transforms.language import detect_language, language_sample, load_detector
 from transforms.normalize import normalize_article
 from transforms.relevance import RelevanceFilter
@@ -42,7 +42,7 @@ def tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging=N
 
 def _tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging):
     matcher = compile_rules(taxonomy, kind="topic")
-    extractor = EntityExtractor.load(model, load_aliases(aliases_path))
+    extractor = EntityExtractor.load(model, load_aliases(aliases_path), gazetteer_patterns(aliases_path))
     detector = load_detector()
     batch = []
     for raw, failed in raw_articles:

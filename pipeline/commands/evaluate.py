@@ -38,7 +38,10 @@ def run(args, beam_args):
     from transforms.evaluation import evaluate, format_report, load_corpus
 
     taxonomy = load_taxonomy(args.topics)
-    corpus = load_corpus(args.corpus)
+    corpus = [a for a in load_corpus(args.corpus)
+              if all(str(a.get(field, "")) == value for field, value in args.where)]
+    if not corpus:
+        raise UsageError(f"no article of {args.corpus} has {' and '.join(f'{f}={v}' for f, v in args.where)}")
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
     tagged, failures = [], 0
     for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases):
@@ -51,7 +54,7 @@ def run(args, beam_args):
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        print(format_report(report))
+        print(format_report(report, details=not args.summary))
     return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
@@ -108,6 +111,16 @@ def run_stories(args):
     return 0
 
 
+def _field_value(text):
+    field, sep, value = text.partition("=")
+    if not sep or not field.strip():
+        raise ValueError(text)
+    return field.strip(), value.strip()
+
+
+_field_value.__name__ = "FIELD=VALUE"  # argparse names the type in its error
+
+
 def add_parser(commands):
     evaluation = commands.add_parser(
         "eval", help="measure topic and entity quality on a labelled corpus",
@@ -118,6 +131,12 @@ def add_parser(commands):
     evaluation.add_argument("--stories", metavar="CORPUS.jsonl",
                             help="measure story clustering on a story corpus instead (uses Redis under a"
                                  " throwaway prefix, deleted afterwards)")
+    evaluation.add_argument("--where", metavar="FIELD=VALUE", type=_field_value, action="append", default=[],
+                            help="only the articles whose FIELD is VALUE (repeat to narrow down), e.g."
+                                 " --where split=heldout --where language=de")
+    evaluation.add_argument("--summary", action="store_true",
+                            help="the figures only, no misses or false hits (for a held-out half nobody"
+                                 " should read)")
     evaluation.add_argument("--json", action="store_true", help="the report as one JSON object")
     add_common_arguments(evaluation)
     add_redis_arguments(evaluation)
