@@ -88,6 +88,7 @@ class StorySettings:
     threshold: float = 0.3  # same-event score needed to join a story
     window_hours: float = 336.0  # a story is open to articles this close to its first/last article
     decay_hours: float = 336.0  # half-life of the same-event score over the time gap
+    full_text_terms: int = 25  # an article with fewer weighty terms (a feed teaser) needs more overlap
     candidates: int = 12  # stories scored per article
     posting_limit: int = 50  # most recent stories read per posting
 
@@ -355,12 +356,16 @@ def entity_overlap(article_mentions, story_entities):
 
 
 def same_event_score(features, candidate, settings=DEFAULT_SETTINGS):
-    """Term cosine plus weighted entity overlap, halved every ``decay_hours`` of time gap."""
+    """Term cosine plus weighted entity overlap, halved every ``decay_hours`` of time gap, and scaled
+    down for an article of fewer than ``full_text_terms`` terms: a headline and a sentence about
+    "Nord Stream" share a name with every other such teaser, not an event. (A wrong merge hides an
+    alert; a wrong split costs one more: when unsure, keep apart.)"""
     similarity = cosine(features.vector, candidate.centroid)
     if features.mentions and candidate.entities:
         similarity = (similarity + settings.entity_weight * entity_overlap(features.mentions, candidate.entities)) \
             / (1.0 + settings.entity_weight)
-    return similarity * 0.5 ** (candidate.gap_hours(features.time) / settings.decay_hours)
+    shortness = min(1.0, len(features.vector) / settings.full_text_terms)
+    return similarity * shortness * 0.5 ** (candidate.gap_hours(features.time) / settings.decay_hours)
 
 
 def choose_story(features, candidates, settings=DEFAULT_SETTINGS):
