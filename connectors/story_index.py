@@ -392,7 +392,8 @@ class StoryIndex:
     # --- reading stories -------------------------------------------------------------------------
 
     def story(self, story_id):
-        """The story's summary and its articles in time order, or None if there is none (or it expired)."""
+        """The story's summary with ``items``, its articles in time order, or None if there is none
+        (or it expired)."""
         pipe = self._client.pipeline(transaction=False)
         pipe.hgetall(self.keys.story(story_id))
         pipe.hgetall(self.keys.story_articles(story_id))
@@ -406,7 +407,7 @@ class StoryIndex:
             item = json.loads(meta)
             listed.append({"id": article_id, **item})
         listed.sort(key=lambda a: (a.get("time", 0), a["id"]))
-        story["articles"] = listed
+        story["items"] = listed  # "articles" stays the count
         story["source_names"] = sorted(sources)
         return story
 

@@ -77,6 +77,7 @@ def test_stories_commands_list_and_show(archive, redis_url, capsys):
     assert main(["stories", "show", _article_id(WIRE), "--redis", redis_url]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"Story {_article_id(WIRE)}: {WIRE['title']}"
+    assert out.splitlines()[1].startswith("3 articles from 3 sources, 2024-06-24 10:00 to 2024-06-24 15:00 UTC")
     assert out.index(WIRE["title"], 60) < out.index(SYNDICATED["title"]) < out.index(OTHER_OUTLET["title"])
     assert SYNDICATED["url"] in out and "[near_duplicate]" in out and "[same_event]" in out
 
