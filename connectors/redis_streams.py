@@ -112,8 +112,8 @@ class RedisKeys:
         return f"{self.prefix}seen:processed:{article_id}"
 
 
-def _json(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every entry: json.dumps with options builds a new encoder per call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _article_fields(article):
