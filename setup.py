@@ -13,8 +13,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
+    # seeds/ is a package so that its defaults (taxonomy, aliases, places, example subscriptions,
+    # feed list) install with the code and every command finds them from any folder.
+    # benchmarks/ and tests/ stay out of the wheel.
     packages=find_packages(include=["pipeline", "pipeline.*", "connectors", "connectors.*",
-                                    "transforms", "transforms.*"]),
+                                    "transforms", "transforms.*", "seeds"]),
+    package_data={"seeds": ["*.yaml", "*.opml", "*.txt"]},
     install_requires=[
         "apache-beam==2.77.0",
         "spacy>=3.8,<3.9",

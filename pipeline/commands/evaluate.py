@@ -21,7 +21,7 @@ import json
 import sys
 
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
-from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
+from pipeline.options import add_common_arguments, add_redis_arguments, alias_table, connect_redis
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_parser"]
@@ -41,7 +41,7 @@ def run(args, beam_args):
     corpus = load_corpus(args.corpus)
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
     tagged, failures = [], 0
-    for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases):
+    for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases=alias_table(args)):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
@@ -72,7 +72,7 @@ def run_stories(args):
 
     taxonomy = load_taxonomy(args.topics)
     corpus = load_story_corpus(args.stories)
-    tagged = tag_story_corpus(corpus, taxonomy, model=args.model, aliases_path=args.aliases,
+    tagged = tag_story_corpus(corpus, taxonomy, model=args.model, aliases=alias_table(args),
                               on_failure=lambda f: print(f"newsmon: {f['origin']}: {f['error']}", file=sys.stderr))
     _url, _server, client, keys = connect_redis(args)
     splits = splits_of(corpus)

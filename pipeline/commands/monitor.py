@@ -10,7 +10,7 @@ import sys
 
 from connectors.redis_streams import new_run_id
 from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup
-from pipeline.options import RunConfig
+from pipeline.options import RunConfig, alias_table
 
 __all__ = ["add_parser"]
 
@@ -22,7 +22,7 @@ def run(args, beam_args):
     url, keys = redis.url, redis.keys
     run_id = new_run_id()
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=args.aliases, prefix=args.prefix, stats_key=keys.run_stats(run_id),
+                       aliases=alias_table(args), prefix=args.prefix, stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
                        refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter)
     print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"

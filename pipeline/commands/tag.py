@@ -12,7 +12,7 @@ import json
 import sys
 
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
-from pipeline.options import add_common_arguments
+from pipeline.options import add_common_arguments, alias_table
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_parser"]
@@ -23,7 +23,7 @@ def run(args, _beam_args):
 
     taxonomy = load_taxonomy(args.topics)
     failures = 0
-    for article, failed in tag_paths(args.paths, taxonomy, model=args.model, aliases_path=args.aliases):
+    for article, failed in tag_paths(args.paths, taxonomy, model=args.model, aliases=alias_table(args)):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
