@@ -67,11 +67,12 @@ class FetchOptions:
     max_redirects: int = 5
     per_host: int = 4
     max_concurrency: int = 64
+    max_items: int = 500  # items taken per fetch, newest first (a feed of 178k items is not a feed)
     user_agent: str = USER_AGENT
 
     def __post_init__(self):
         for name in ("connect_timeout", "read_timeout", "total_timeout", "max_body_bytes", "per_host",
-                     "max_concurrency"):
+                     "max_concurrency", "max_items"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"FetchOptions.{name} must be positive, got {getattr(self, name)!r}")
         if self.max_redirects < 0:

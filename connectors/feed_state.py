@@ -1,12 +1,23 @@
 """Per-feed polling state, kept in Redis: one hash per feed.
 
     newsmon:feed:<feed id>  ->  {url, etag, last_modified, last_status, last_error, items, failures,
-                                 health, next_poll, last_poll, permanent_url, title, warning}
+                                 health, next_poll, last_poll, permanent_url, title, warning, ...}
 
 ``next_poll`` and ``last_poll`` are epoch seconds. ``health`` is ``ok`` after a
 good poll (200 or 304), ``failing`` after one or more failures in a row and
 ``dead`` after ``dead_after`` of them; a dead feed is still tried, once a
 day, so it comes back by itself when its server does.
+
+A 429 (Too Many Requests) is the server asking us to slow down, not a
+failure: the feed is ``throttled`` and waits its own exponential backoff,
+never less than the Retry-After, without counting towards ``dead``.
+
+The target of a permanent redirect (301/308) is polled instead of the listed
+URL; after it fails ``PERMANENT_URL_FAILURES`` times in a row it is dropped
+and the listed URL is tried again (it may redirect somewhere new, or be back).
+
+``items`` is what the last fetch gave after the per-fetch cap
+(``capped_from``: how many the feed offered, when more than the cap).
 
 ``record_poll`` is the pure rule for what one poll does to a state;
 ``load_states`` / ``save_states`` move states in and out of Redis in one
@@ -22,6 +33,7 @@ __all__ = [
     "DEAD_AFTER",
     "DEFAULT_INTERVAL",
     "MAX_BACKOFF",
+    "PERMANENT_URL_FAILURES",
     "FeedState",
     "all_feed_states",
     "backoff_delay",
@@ -36,6 +48,8 @@ __all__ = [
 DEFAULT_INTERVAL = 15 * 60
 MAX_BACKOFF = 24 * 3600
 DEAD_AFTER = 10
+PERMANENT_URL_FAILURES = 3
+THROTTLED_STATUSES = frozenset({429})
 _ERROR_CHARS = 500
 
 
@@ -58,6 +72,9 @@ class FeedState:
     title: str = ""
     warning: str = ""
     pending: str = ""  # article ids of the last full fetch, comma-separated (see connectors.feeds)
+    throttled: int = 0  # 429s in a row
+    permanent_failures: int = 0  # failures in a row of the remembered redirect target
+    capped_from: int = 0  # items the last fetch offered, when more than the cap
 
     def due(self, now):
         return self.next_poll <= now
@@ -93,14 +110,24 @@ def health_for(failures, dead_after=DEAD_AFTER):
 
 
 def record_poll(state, feed_url, result, *, now, interval=DEFAULT_INTERVAL, dead_after=DEAD_AFTER,
-                items=0, title="", parse_error="", warning=""):
-    """The state after one poll: ``result`` is the FetchResult, ``items`` the articles parsed from it,
-    ``parse_error`` why a fetched body gave nothing. Returns a new FeedState."""
+                items=0, title="", parse_error="", warning="", offered=0):
+    """The state after one poll: ``result`` is the FetchResult, ``items`` the articles kept from it
+    (``offered``: how many it had, when the per-fetch cap kept fewer), ``parse_error`` why a fetched
+    body gave nothing. Returns a new FeedState."""
     now = int(now)
     new = dataclasses.replace(state, url=feed_url, last_poll=now, last_status=result.status)
     error = result.error or parse_error
+    retry_after = parse_retry_after(result.retry_after, now)
+    if result.status in THROTTLED_STATUSES and not parse_error:
+        new.throttled = state.throttled + 1
+        new.health = "throttled" if state.failures == 0 else state.health
+        new.warning = f"{result.error or f'HTTP {result.status}'}: asked to slow down; backing off"
+        wait = backoff_delay(new.throttled, interval)
+        new.next_poll = now + (wait if retry_after is None else max(wait, int(retry_after + 0.999)))
+        return new
+    fetched_permanent_url = bool(state.permanent_url) and result.url == state.permanent_url
     if not error and (result.ok or result.not_modified):
-        new.failures = 0
+        new.failures = new.throttled = new.permanent_failures = 0
         new.health = "ok"
         new.last_error = ""
         new.next_poll = now + interval
@@ -111,6 +138,7 @@ def record_poll(state, feed_url, result, *, now, interval=DEFAULT_INTERVAL, dead
             new.etag = result.headers.get("etag", "")
             new.last_modified = result.headers.get("last-modified", "")
             new.items = items
+            new.capped_from = offered if offered > items else 0
             new.title = title or state.title
             new.warning = warning
         else:
@@ -118,6 +146,7 @@ def record_poll(state, feed_url, result, *, now, interval=DEFAULT_INTERVAL, dead
             new.last_modified = result.headers.get("last-modified", state.last_modified)
         return new
     new.failures = state.failures + 1
+    new.throttled = 0
     new.health = health_for(new.failures, dead_after)
     new.last_error = error[:_ERROR_CHARS]
     if parse_error:
@@ -125,7 +154,15 @@ def record_poll(state, feed_url, result, *, now, interval=DEFAULT_INTERVAL, dead
         new.etag = new.last_modified = ""
         new.items = 0
     wait = backoff_delay(new.failures, interval)
-    retry_after = parse_retry_after(result.retry_after, now)
+    if fetched_permanent_url:
+        new.permanent_failures = state.permanent_failures + 1
+        if new.permanent_failures >= PERMANENT_URL_FAILURES:
+            new.warning = (f"the redirect target {state.permanent_url} failed {new.permanent_failures} times in a"
+                           f" row; polling the listed URL again")
+            new.permanent_url = ""
+            new.permanent_failures = 0
+            new.etag = new.last_modified = ""  # they were the target's
+            wait = interval  # another URL: no reason to wait out the target's backoff
     if retry_after is not None:
         wait = max(wait, int(retry_after + 0.999))
     new.next_poll = now + wait

@@ -19,9 +19,11 @@ alert. Entry fields are flat strings; lists go as JSON.
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from redis.exceptions import NoScriptError
 
 from connectors.redis_connection import call_with_retry, redis_client
 
@@ -39,7 +41,7 @@ __all__ = [
 
 DEFAULT_MAXLEN = 100_000
 DEFAULT_MARKER_TTL = 90 * 24 * 3600
-_FLUSH_EVERY = 200
+FLUSH_EVERY = 500  # entries per script call and round trip
 _KEY_ENTITIES = 10
 
 APPEND_ONCE_SCRIPT = """
@@ -108,21 +110,30 @@ def _article_fields(article):
         "source": article.get("source", ""),
         "published": article.get("published", ""),
         "origin": article.get("origin", ""),
+        "language": article.get("language", ""),
         "story": (article.get("story") or {}).get("id", ""),
     }
 
 
-def alert_fields(article, alert):
-    """The fields of one alert entry: the article, why it matched, its topics and key entities."""
+def _alert_context(article):
+    """What every alert of one article carries (made once per article, however many alerts)."""
     return {
-        "subscription": alert["id"],
-        **_article_fields(article),
-        "score": str(alert["score"]),
-        "terms": _json(alert["terms"]),
-        "evidence": _json(alert["evidence"]),
         "topics": _json([{"id": t["id"], "evidence": t["evidence"][:1]} for t in article.get("topics", ())]),
         "entities": _json([{"canonical": e["canonical"], "label": e["label"]}
                            for e in article.get("entities", ())[:_KEY_ENTITIES]]),
+    }
+
+
+def alert_fields(article, alert, *, _shared=None):
+    """The fields of one alert entry: the article, why it matched, its topics and key entities."""
+    shared = _shared or (_article_fields(article), _alert_context(article))
+    return {
+        "subscription": alert["id"],
+        **shared[0],
+        "score": str(alert["score"]),
+        "terms": _json(alert["terms"]),
+        "evidence": _json(alert["evidence"]),
+        **shared[1],
     }
 
 
@@ -133,23 +144,26 @@ def article_entries(article, keys):
     """
     entries = []
     topics = article.get("topics", ())
+    article_fields = _article_fields(article)
     if topics:
-        fields = {**_article_fields(article),
+        fields = {**article_fields,
                   "topics": _json(topics),
                   "entities": _json(article.get("entities", ())[:_KEY_ENTITIES])}
         entries.append(("events", keys.events, fields))
         for topic in topics:
             entries.append((f"topic:{topic['id']}", keys.topic(topic["id"]), {
-                **_article_fields(article),
+                **article_fields,
                 "score": str(topic["score"]),
                 "terms": _json(topic["terms"]),
                 "evidence": _json(topic["evidence"]),
             }))
     result = [(kind, stream, (keys.seen(stream, article["id"]),), fields) for kind, stream, fields in entries]
-    for alert in article.get("alerts", ()):
+    alerts = article.get("alerts", ())
+    shared = (article_fields, _alert_context(article)) if alerts else None
+    for alert in alerts:
         stream = keys.alerts(alert["id"])
         markers = (keys.seen(stream, article["id"]),)
-        result.append((f"alerts:{alert['id']}", stream, markers, alert_fields(article, alert)))
+        result.append((f"alerts:{alert['id']}", stream, markers, alert_fields(article, alert, _shared=shared)))
     return result
 
 
@@ -173,14 +187,21 @@ def _script_arguments(entries, maxlen, ttl):
     return keys, args
 
 
-def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TTL):
+APPEND_ONCE_SHA = hashlib.sha1(APPEND_ONCE_SCRIPT.encode("utf-8")).hexdigest()
+
+
+def append_once(client, entries, *, maxlen=DEFAULT_MAXLEN, ttl=DEFAULT_MARKER_TTL, loaded=False):
     """Append entries in one script call; returns the new stream ids (None where already written).
 
-    ``client`` may be a pipeline: the result is then its reply.
+    ``client`` may be a pipeline: the result is then its reply. ``loaded=True`` says the
+    script is in the server's cache already (SCRIPT LOAD): the call is then a bare EVALSHA,
+    with no SCRIPT EXISTS round trip first (the caller handles NoScriptError).
     """
     if not entries:
         return []
     keys, args = _script_arguments(entries, maxlen, ttl)
+    if loaded:
+        return client.evalsha(APPEND_ONCE_SHA, len(keys), *keys, *args)
     return client.register_script(APPEND_ONCE_SCRIPT)(keys=keys, args=args, client=client)
 
 
@@ -210,6 +231,7 @@ class _AppendToStreamsFn(beam.DoFn):
             self._counter = ArticleCounter(self._counts, self._prefix)
         self._counters = {}
         self._duplicates = Metrics.counter("newsmon", "already_written")
+        self._script_loaded = False
 
     def start_bundle(self):
         self._entries = []
@@ -217,12 +239,12 @@ class _AppendToStreamsFn(beam.DoFn):
         if self._counter is not None:
             self._counter.clear()
 
-    def process(self, element):
+    def process(self, element: dict) -> Iterator[dict]:  # hinted: Beam need not infer it (it yields nothing)
         self._entries.extend(self._entries_of(element, self._keys))
         self._ids.append(element.get("id") or element.get("article_id") or "")
         if self._counter is not None:
             self._counter.add(element)
-        if len(self._entries) >= _FLUSH_EVERY:
+        if len(self._entries) >= FLUSH_EVERY:
             self._flush()
 
     def finish_bundle(self):
@@ -241,8 +263,11 @@ class _AppendToStreamsFn(beam.DoFn):
 
     def _write(self):
         """One round trip: the entries, the processed markers and the run totals."""
+        if not self._script_loaded:  # once per worker: then each flush is one bare EVALSHA
+            self._client.script_load(APPEND_ONCE_SCRIPT)
+            self._script_loaded = True
         pipe = self._client.pipeline(transaction=False)
-        append_once(pipe, self._entries, maxlen=self._maxlen, ttl=self._ttl)
+        append_once(pipe, self._entries, maxlen=self._maxlen, ttl=self._ttl, loaded=True)
         if self._mark_processed:
             for article_id in filter(None, self._ids):
                 pipe.set(self._keys.processed(article_id), "1", ex=self._ttl)
@@ -251,8 +276,19 @@ class _AppendToStreamsFn(beam.DoFn):
             pipe.expire(self._stats_key, 7 * 24 * 3600)
         if self._counter is not None:
             self._counter.write(pipe)
-        replies = pipe.execute()
+        replies = pipe.execute(raise_on_error=False)
+        for reply in replies[1:]:
+            if isinstance(reply, Exception):
+                raise reply
         results = replies[0] if self._entries else []
+        if isinstance(results, NoScriptError):
+            # The server lost its scripts (a restart): load it and append alone. The other
+            # commands of the round trip did run, and markers of a processed article only
+            # make a later poll skip it once its entries are written, a moment from now.
+            self._client.script_load(APPEND_ONCE_SCRIPT)
+            results = append_once(self._client, self._entries, maxlen=self._maxlen, ttl=self._ttl, loaded=True)
+        elif isinstance(results, Exception):
+            raise results
         if self._stats_key:
             new_alerts = sum(1 for (kind, *_), r in zip(self._entries, results)
                              if r is not None and kind.startswith("alerts:"))

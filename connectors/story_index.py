@@ -14,8 +14,10 @@ Key layout (prefix configurable, default ``newsmon:``); every key has a TTL
     newsmon:stories:url:<hash>         story of a canonical URL
     newsmon:stories:text:<hash>        story of a normalised body text
     newsmon:stories:band:<b>:<hash>    story that first claimed a MinHash LSH band value (SET NX)
-    newsmon:stories:post:<t|e>:<term>  sorted set: stories with that salient term / entity, by last article time
-    newsmon:stories:by_time            sorted set: every story by the time of its last article
+    newsmon:stories:post:<t|e>:<term>  sorted set: the latest 1,000 stories with that salient term / entity,
+                                       by the time of their last article
+    newsmon:stories:by_time            sorted set: every story by the time of its last article (expired
+                                       stories are dropped when a listing meets them)
     newsmon:stories:seq, :recent       a counter and the last 10,000 stories it numbered (for claims)
 
 Assignment is three round trips: read what the article's keys point to
@@ -46,6 +48,10 @@ DEFAULT_TTL_SECONDS = 14 * 24 * 3600
 _RECENT_KEPT = 10_000  # stories remembered by creation number for conflict checks
 _MAX_ATTEMPTS = 20
 _ENTITIES_KEPT = 60
+# Caps by rank, not by time: an archive replays in any order of publication times, so trimming by
+# time would drop the postings of a story an older article still has to find.
+_POSTING_KEPT = 1_000  # latest stories per salient term or entity
+_LISTED_KEPT = 1_000_000  # stories in the by-time listing (expired ones are dropped when listed)
 
 COMMIT_SCRIPT = """
 -- KEYS: 1 article, 2 url, 3 text, 4 seq, 5 recent, 6 by_time, 7 story, 8 story articles, 9 story sources,
@@ -54,10 +60,11 @@ COMMIT_SCRIPT = """
 --       8 near-duplicate bands, 9 has url, 10 has text, 11 article id, 12 article JSON, 13 source,
 --       14 headline, 15 vector JSON, 16 entities JSON [[key, name, label], ...], 17 topics JSON,
 --       18 centroid terms kept, 19 considered story ids JSON, 20 recent kept, 21 url, 22 entities kept,
---       23 now (wall clock)
+--       23 now (wall clock), 24 stories kept per posting, 25 stories kept in by_time
 local mode, sid = ARGV[1], ARGV[2]
 local read_seq, ttl, t = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local nb, np, near = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local posting_cap = tonumber(ARGV[24])
 local prior = redis.call('GET', KEYS[1])
 if prior then return {'assigned', prior} end
 local story, articles, sources = KEYS[7], KEYS[8], KEYS[9]
@@ -155,11 +162,11 @@ for i = 1, nb do redis.call('SET', KEYS[9 + i], sid, 'NX', 'EX', ttl) end
 for i = 1, np do
   local posting = KEYS[9 + nb + i]
   redis.call('ZADD', posting, 'GT', last, sid)
-  redis.call('ZREMRANGEBYSCORE', posting, '-inf', '(' .. (last - ttl))
+  redis.call('ZREMRANGEBYRANK', posting, 0, -(posting_cap + 1))
   redis.call('EXPIRE', posting, ttl)
 end
 redis.call('ZADD', KEYS[6], 'GT', last, sid)
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. (last - ttl))
+redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(tonumber(ARGV[25]) + 1))
 for i = 4, 6 do redis.call('EXPIRE', KEYS[i], ttl) end
 return {status, sid, count, nsources, cjson.encode(fresh)}
 """
@@ -365,7 +372,8 @@ class StoryIndex:
                 "1" if features.url_key else "0", "1" if features.text_key else "0",
                 features.article_id, _json(article), features.source, features.title,
                 _json(features.vector), _json(entities), _json(list(features.topics)), s.centroid_terms,
-                _json(sorted(considered)), _RECENT_KEPT, features.url, _ENTITIES_KEPT, repr(time.time())]
+                _json(sorted(considered)), _RECENT_KEPT, features.url, _ENTITIES_KEPT, repr(time.time()),
+                _POSTING_KEPT, _LISTED_KEPT]
         return self._commit(keys=script_keys, args=args)
 
     def _already_assigned(self, story_id):
@@ -405,15 +413,21 @@ class StoryIndex:
             pipe = self._client.pipeline(transaction=False)
             for sid in chunk:
                 pipe.hgetall(self.keys.story(sid))
+            expired = []
             for sid, summary in zip(chunk, pipe.execute()):
                 if not summary:
-                    continue  # expired; the listing forgets it lazily
+                    expired.append(sid)
+                    continue
                 story = _summary(sid, summary)
                 if topic is not None and topic not in story["topics"]:
                     continue
                 found.append(story)
                 if limit is not None and len(found) >= limit:
-                    return found
+                    break
+            if expired:
+                self._client.zrem(self.keys.by_time, *expired)  # its keys expired: forget it
+            if limit is not None and len(found) >= limit:
+                break
         return found
 
 

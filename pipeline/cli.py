@@ -7,7 +7,10 @@
     newsmon poll FEEDLIST --once               poll every feed once through the whole pipeline
     newsmon monitor FEEDLIST --interval 300    poll feeds continuously, alert minutes after a story appears
     newsmon feeds status                       per feed: health, last status, items, failures, next poll
+    newsmon stories --since 24h [--topic T]   stories: one event, its articles and sources
+    newsmon stories show STORY_ID              a story's articles in time order
     newsmon eval CORPUS.jsonl                  precision, recall and F1 of the topics on a labelled corpus
+    newsmon eval --stories CORPUS.jsonl        story clustering against labelled stories, with a baseline
     newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
     newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
@@ -34,7 +37,19 @@ logging.getLogger().addFilter(lambda record: "apitools not found" not in record.
 import redis
 
 from connectors.redis_connection import RedisUnavailable, redis_problem
-from pipeline.commands import alerts, deliver, evaluate, feeds, monitor, poll, replay, rules, subscribe, tag
+from pipeline.commands import (
+    alerts,
+    deliver,
+    evaluate,
+    feeds,
+    monitor,
+    poll,
+    replay,
+    rules,
+    stories,
+    subscribe,
+    tag,
+)
 from pipeline.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -50,7 +65,7 @@ from transforms.rules import RuleError
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, evaluate, rules, alerts, deliver)
+COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, evaluate, rules, alerts, deliver)
 
 
 def _version():

@@ -1,8 +1,8 @@
 """The article graph shared by replay and monitor.
 
     source (articles + failed)
-      | NormalizeArticles | [SkipProcessedArticles] | MarkRelevance
-      | ExtractEntities (NER on relevant articles only) | TagTopics
+      | NormalizeArticles | [SkipProcessedArticles] | DetectLanguage | MarkRelevance
+      | ExtractEntities (NER on relevant articles only, a pipeline per language) | TagTopics
       | AssignStories (story state in Redis) | MatchSubscriptions
       | WriteToRedisStreams (+ time-bucketed counts per series, connectors/counts.py)
     failures of every step -> WriteDeadLetters (one per step)
@@ -15,6 +15,7 @@ import apache_beam as beam
 from connectors.redis_streams import SkipProcessedArticles, WriteDeadLetters, WriteToRedisStreams
 from connectors.subscription_store import LiveSubscriptions
 from transforms.entities import ExtractEntities, load_aliases
+from transforms.language import DetectLanguage
 from transforms.normalize import NormalizeArticles
 from transforms.relevance import MarkRelevance
 from transforms.ruleset import RuleSet
@@ -39,6 +40,7 @@ class ArticlesToAlerts(beam.PTransform):
         if c.skip_processed:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        articles = articles | "DetectLanguage" >> DetectLanguage()
         live = (LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds, known_topics=list(c.taxonomy))
                 if c.live_subscriptions else None)
         # One text for every rule, compiled once per worker and shared by the three rule steps.

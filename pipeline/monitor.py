@@ -12,9 +12,15 @@ runs.
 
 ``supervise_monitor`` is how the command runs it: the pipeline in a thread,
 and in the main thread one status line per poll cycle (from the run's totals
-in Redis, so worker processes and remote runners count too) and the stop on
-SIGINT/SIGTERM (a stop key in Redis tells the source to stop; the writes in
-flight finish first).
+in Redis, so worker processes and remote runners count too) and the stop.
+A stop comes from SIGINT/SIGTERM, from ``--duration`` running out, or from
+the source itself after ``--max-polls`` poll cycles (it sets the stop key
+once the last cycle is handed over). The supervisor sets a stop key in Redis
+that tells the source to start nothing more, waits until the run's totals
+stop moving (the writes in flight are done; at most a few seconds), and
+leaves. While Redis is unreachable nothing in flight can be written, so it
+leaves at once; what was in flight is polled again on the next start
+(nothing is marked processed before it is written).
 """
 
 import os
@@ -23,7 +29,10 @@ import sys
 import threading
 import time
 
-from connectors.feeds import PollFeeds
+import redis
+
+from connectors.feeds import PollFeeds, cycles_key
+from connectors.redis_connection import redis_client
 from pipeline.graph import ArticlesToAlerts
 from pipeline.local_runner_fixes import apply_local_runner_fixes
 from pipeline.options import make_pipeline, run_pipeline, runs_locally
@@ -37,31 +46,32 @@ def tick_seconds(interval):
     return max(1.0, min(float(interval), 5.0))
 
 
+STOP_GRACE_SECONDS = 5.0  # after a stop, the longest wait for the writes in flight to settle
+
+
 def build_monitor(pipeline, feeds, config, *, interval, tick, stop_at=None, stop_key=None,
-                  allow_private=False, fetch_options=None):
+                  allow_private=False, fetch_options=None, max_polls=None):
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, config.redis_url, prefix=config.prefix, allow_private=allow_private, options=fetch_options,
         every=tick, stop_at=stop_at, default_interval=interval, stats_key=config.stats_key,
-        stop_key=stop_key, verify_processed=True, retry_seconds=config.retry_seconds)
+        stop_key=stop_key, verify_processed=True, retry_seconds=config.retry_seconds, max_cycles=max_polls)
     return {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
 
 
 def run_monitor(feeds, config, beam_args=(), *, interval, max_polls=None, duration=None, stop_key=None,
                 allow_private=False, fetch_options=None):
-    """Run until ``max_polls`` ticks or ``duration`` seconds have passed (or for ever)."""
+    """Run until ``duration`` seconds have passed or ``stop_key`` is set (after ``max_polls`` poll
+    cycles, the source sets it itself), or for ever."""
     beam_args = list(beam_args)
     if runs_locally(beam_args):
         apply_local_runner_fixes()
     tick = tick_seconds(interval)
-    start = time.time()
-    stop_at = None
-    if max_polls is not None:
-        stop_at = start + (max_polls - 1) * tick + tick / 2
-    if duration is not None:
-        stop_at = min(stop_at or float("inf"), start + duration)
+    stop_at = time.time() + duration if duration is not None else None
+    if max_polls is not None and not stop_key:
+        raise ValueError("max_polls needs a stop_key")
     pipeline = make_pipeline(beam_args, streaming=True)
     build_monitor(pipeline, feeds, config, interval=interval, tick=tick, stop_at=stop_at, stop_key=stop_key,
-                  allow_private=allow_private, fetch_options=fetch_options)
+                  allow_private=allow_private, fetch_options=fetch_options, max_polls=max_polls)
     return run_pipeline(pipeline, beam_args)
 
 
@@ -75,12 +85,22 @@ def status_line(previous, current):
             f" {max(delta('feed_failures'), delta('failed'))} failures")
 
 
-def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval, max_polls=None,
-                      duration=None, allow_private=False, embedded_server=None):
-    """Run the monitor until it ends or a signal stops it, printing a status line per poll cycle.
+def _quick_client(url):
+    """A client that answers or fails within a second, with no retries: the supervisor must
+    notice a stop and leave on time while Redis is unreachable."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    ``client`` reads the run totals at ``config.stats_key`` and sets ``stop_key``.
-    Returns the exit status (0); a stop by signal leaves the process directly.
+    return redis_client(url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+
+
+def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval, max_polls=None,
+                      duration=None, allow_private=False, embedded_server=None, fetch_options=None):
+    """Run the monitor until it ends or is stopped, printing a status line per poll cycle.
+
+    ``client`` is the command's Redis client (unused while the monitor runs: the supervisor
+    keeps its own with short timeouts). The run totals are at ``config.stats_key``.
+    Returns the exit status (0); a run stopped before its pipeline ended leaves the process directly.
     """
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -90,11 +110,14 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
     def target():
         try:
             run_monitor(feeds, config, beam_args, interval=interval, max_polls=max_polls,
-                        duration=duration, stop_key=stop_key, allow_private=allow_private)
+                        duration=duration, stop_key=stop_key, allow_private=allow_private,
+                        fetch_options=fetch_options)
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             outcome["error"] = error
 
+    quick = _quick_client(config.redis_url)
     stats_key = config.stats_key
+    ends_at = time.monotonic() + duration if duration is not None else None
     thread = threading.Thread(target=target, name="newsmon-monitor", daemon=True)
     thread.start()
     printed, last, changed_at = {}, {}, time.monotonic()
@@ -102,16 +125,17 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
     while thread.is_alive():
         thread.join(0.25)
         now = time.monotonic()
-        if stop.is_set() and stop_deadline is None:
-            stop_deadline = now + 5.0
-            try:
-                client.set(stop_key, "1", ex=24 * 3600)
-            except Exception:  # noqa: BLE001 - Redis is down: leave at the deadline
-                pass
+        if ends_at is not None and now >= ends_at:
+            stop.set()
         try:
-            current = client.hgetall(stats_key)
-        except Exception:  # noqa: BLE001 - Redis is down; the pipeline says so and retries
-            if stop_deadline is not None and now > stop_deadline:
+            if stop_deadline is None and (stop.is_set() or quick.exists(stop_key)):
+                stop_deadline = now + STOP_GRACE_SECONDS
+                quick.set(stop_key, "1", ex=24 * 3600)
+            current = quick.hgetall(stats_key)
+        except redis.RedisError:
+            # Redis is down (the pipeline says so and retries). The writes in flight cannot finish
+            # before it is back, so a stop does not wait for them: they are taken again next start.
+            if stop.is_set() or stop_deadline is not None:
                 break
             continue
         if current != last:
@@ -125,17 +149,18 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
     if "error" in outcome:
         raise outcome["error"]
     try:
-        current = client.hgetall(stats_key)
+        current = quick.hgetall(stats_key)
         if int(current.get("feeds_polled", 0)) > int(printed.get("feeds_polled", 0)):
             print(status_line(printed, current), flush=True)
-        client.delete(stats_key, stop_key)
-    except Exception:  # noqa: BLE001 - Redis is down: nothing more to report
-        pass
+        quick.delete(stats_key, stop_key, cycles_key(stop_key))
+    except redis.RedisError:
+        pass  # Redis is down: nothing more to report
     print("newsmon: monitor stopped", file=sys.stderr, flush=True)
     if thread.is_alive():
-        # Stopped by a signal: writes in flight are done (the counters settled); the runner's
-        # threads would keep the process alive, so leave now. Nothing is lost: items not yet
-        # written carry no processed marker and are taken again on the next start.
+        # Stopped before the pipeline ended: writes in flight are done (the counters settled), or
+        # Redis is down and they cannot be; the runner's threads would keep the process alive, so
+        # leave now. Nothing is lost: items not yet written carry no processed marker and are
+        # taken again on the next start.
         if embedded_server is not None:
             embedded_server.close()  # os._exit skips the exit hooks that would stop it
         sys.stdout.flush()

@@ -9,6 +9,7 @@ named runner that cannot take the job (a job server that does not answer, a
 job server jar it cannot fetch) is ``RunnerUnavailable`` within seconds.
 """
 
+import argparse
 import socket
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -19,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from connectors.redis_connection import display_url, redis_client, resolve_redis
 from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN, RedisKeys
 from pipeline.errors import RunnerUnavailable, UsageError
-from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL, DEFAULT_PLACES, load_aliases
+from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL, DEFAULT_PLACES, EntityModels, load_aliases
 from transforms.topics import DEFAULT_TAXONOMY
 
 __all__ = ["RedisConnection", "RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
@@ -83,8 +84,10 @@ def connect_redis(args):
 def add_common_arguments(parser):
     parser.add_argument("--topics", metavar="FILE", default=str(DEFAULT_TAXONOMY),
                         help="topic taxonomy YAML (default: the shipped seeds/topics.yaml)")
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help="installed spaCy pipeline to run NER with (default: %(default)s)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, action=_ModelAction, metavar="[LANG=]NAME",
+                        help="installed spaCy pipeline to run NER with over articles in its language"
+                             " (repeat for more languages, e.g. --model de=de_core_news_sm; default:"
+                             f" {DEFAULT_MODEL} for English; articles in a language without one get no entities)")
     parser.add_argument("--aliases", metavar="FILE", default=str(DEFAULT_ALIASES),
                         help="entity alias table YAML (default: the shipped seeds/aliases.yaml)")
     parser.add_argument("--places", metavar="FILE", default=str(DEFAULT_PLACES),
@@ -95,6 +98,18 @@ def add_common_arguments(parser):
 def alias_table(args):
     """The entity alias table of the ``--aliases`` and ``--places`` files (ValueError: one line why)."""
     return load_aliases(args.aliases, args.places)
+
+
+class _ModelAction(argparse.Action):
+    """``--model NAME`` / ``--model LANG=NAME``, repeatable: an EntityModels (transforms/entities.py)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        current = getattr(namespace, self.dest)
+        models = current if isinstance(current, EntityModels) else EntityModels()
+        try:
+            setattr(namespace, self.dest, models.with_model(value))
+        except ValueError as error:
+            parser.error(str(error))
 
 
 def add_prefilter_argument(parser):

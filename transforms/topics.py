@@ -8,6 +8,7 @@ An article comes out with its topic hits, each explaining itself:
 The default taxonomy is seeds/topics.yaml; ``load_taxonomy`` reads any other.
 """
 
+from collections.abc import Iterator
 
 import apache_beam as beam
 import yaml
@@ -63,7 +64,7 @@ class _TagTopicsFn(beam.DoFn):
         self._matcher = self._rules.compiled().topics
         self._counters = {}
 
-    def process(self, article):
+    def process(self, article: dict) -> Iterator[dict]:  # hinted: Beam need not infer it
         try:
             article, _ = with_analysis(article)  # kept for MatchSubscriptions
             tagged = tag_topics(article, self._matcher)

@@ -11,7 +11,8 @@ from these modules and turns errors into one line and an exit status.
     poll.py        newsmon poll FEEDLIST --once
     monitor.py     newsmon monitor FEEDLIST --interval 300
     feeds.py       newsmon feeds status
-    evaluate.py    newsmon eval CORPUS.jsonl
+    stories.py     newsmon stories [--since 24h] [--topic T], newsmon stories show STORY_ID
+    evaluate.py    newsmon eval CORPUS.jsonl, newsmon eval --stories CORPUS.jsonl
     rules.py       newsmon rules test NAME|FILE --archive PATH
     alerts.py      newsmon alerts show|tail SUBSCRIPTION
     deliver.py     newsmon deliver SUBSCRIPTION --webhook URL

@@ -40,8 +40,8 @@ def format_alert(entry_id, fields):
     evidence = json.loads(fields.get("evidence", "[]"))
     terms = ", ".join(json.loads(fields.get("terms", "[]")))
     lines = [f"[{entry_id}] {fields.get('title', '')}",
-             f"    source: {fields.get('source') or '-'}  published: {fields.get('published') or '-'}"
-             f"  url: {fields.get('url') or '-'}",
+             f"    source: {fields.get('source') or '-'}  language: {fields.get('language') or '-'}"
+             f"  published: {fields.get('published') or '-'}  url: {fields.get('url') or '-'}",
              f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
     if evidence:
         lines.append(f"    evidence: {evidence[0]}")

@@ -4,9 +4,12 @@
     health   status items fails etag  next poll  feed
     ok          200     2     0 yes   in 14m56s  http://127.0.0.1:8765/atom.xml
 
-One line per feed (health, last HTTP status, items, consecutive failures,
-whether validators are kept, next poll) and its last error; ``--json`` gives
-one object per feed. The state is the per-feed hash of connectors/feed_state.py.
+One line per feed (health: ok, failing, dead or throttled after a 429; last
+HTTP status; items of the last fetch, after the per-fetch cap; consecutive
+failures; whether validators are kept; next poll), then its last error and any
+note (items capped, a redirect target dropped, a malformed feed still read);
+``--json`` gives one object per feed. The state is the per-feed hash of
+connectors/feed_state.py.
 """
 
 import json
@@ -38,6 +41,11 @@ def run_status(args, _beam_args):
               f" {'yes' if state.etag or state.last_modified else 'no':<4} {next_poll:>10}  {state.url}")
         if state.last_error:
             print(f"{'':>44}last error: {state.last_error[:100]}")
+        if state.capped_from:
+            print(f"{'':>44}note: the feed offered {state.capped_from} items; took the newest {state.items}"
+                  f" (--max-items)")
+        if state.warning:
+            print(f"{'':>44}note: {state.warning[:100]}")
     return 0
 
 

@@ -9,7 +9,8 @@ line per poll cycle, and Ctrl-C or SIGTERM stop it after the writes in flight.
 import sys
 
 from connectors.redis_streams import new_run_id
-from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup
+from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options
+from pipeline.errors import UsageError
 from pipeline.options import RunConfig, alias_table
 
 __all__ = ["add_parser"]
@@ -18,6 +19,10 @@ __all__ = ["add_parser"]
 def run(args, beam_args):
     from pipeline.monitor import supervise_monitor
 
+    if args.max_polls is not None and args.max_polls < 1:
+        raise UsageError(f"--max-polls must be at least 1, got {args.max_polls}")
+    if args.duration is not None and not args.duration > 0:
+        raise UsageError(f"--duration must be a positive number of seconds, got {args.duration:g}")
     taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
     url, keys = redis.url, redis.keys
     run_id = new_run_id()
@@ -30,7 +35,7 @@ def run(args, beam_args):
     return supervise_monitor(feeds, config, beam_args, client=redis.client,
                              stop_key=f"{keys.prefix}monitor:{run_id}:stop", interval=args.interval,
                              max_polls=args.max_polls, duration=args.duration, allow_private=args.allow_private,
-                             embedded_server=redis.server)
+                             embedded_server=redis.server, fetch_options=fetch_options(args))
 
 
 def add_parser(commands):
@@ -41,6 +46,8 @@ def add_parser(commands):
                     "paused or removed meanwhile take effect within one interval. Ctrl-C or SIGTERM "
                     "stop it after the writes in flight.")
     add_feed_run_arguments(monitor)
-    monitor.add_argument("--max-polls", type=int, metavar="N", help="stop after N poll cycles")
-    monitor.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    monitor.add_argument("--max-polls", type=int, metavar="N",
+                         help="stop after N poll cycles (a cycle: a tick that found feeds due and polled them)")
+    monitor.add_argument("--duration", type=float, metavar="SECONDS",
+                         help="stop after this long (within a few seconds, even while Redis is down)")
     monitor.set_defaults(func=run, beam_options=True)

@@ -8,10 +8,11 @@ the graph are skipped. ``add_feed_run_arguments`` and ``feed_run_setup`` are
 shared with ``newsmon monitor``.
 """
 
+from connectors.feed_fetch import FetchOptions
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
-from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
+from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import (
     RunConfig,
     add_common_arguments,
@@ -35,9 +36,17 @@ def add_feed_run_arguments(parser):
                         help="YAML file of subscriptions, used with those stored in Redis")
     parser.add_argument("--allow-private", action="store_true",
                         help="allow feeds on loopback and private addresses (refused by default)")
+    parser.add_argument("--max-items", type=int, default=FetchOptions().max_items, metavar="N",
+                        help="items taken per fetch of a feed, the newest first (default: %(default)d)")
     add_redis_arguments(parser)
     add_common_arguments(parser)
     add_prefilter_argument(parser)
+
+
+def fetch_options(args):
+    if args.max_items < 1:
+        raise UsageError(f"--max-items must be at least 1, got {args.max_items}")
+    return FetchOptions(max_items=args.max_items)
 
 
 def feed_run_setup(args):
@@ -58,9 +67,12 @@ def feed_run_setup(args):
 
 
 def _feed_counts_line(counts):
-    outcomes = {name: counts.get(("feeds", name), 0) for name in ("ok", "not_modified", "failed", "not_due")}
+    outcomes = {name: counts.get(("feeds", name), 0)
+                for name in ("ok", "not_modified", "failed", "throttled", "not_due")}
+    throttled = f" {outcomes['throttled']} throttled (429)," if outcomes["throttled"] else ""
     return (f"Feeds: {outcomes['ok']} fetched, {outcomes['not_modified']} not modified,"
-            f" {outcomes['failed']} failed, {outcomes['not_due']} not due yet (see: newsmon feeds status).")
+            f" {outcomes['failed']} failed,{throttled} {outcomes['not_due']} not due yet"
+            f" (see: newsmon feeds status).")
 
 
 def run(args, beam_args):
@@ -77,7 +89,7 @@ def run(args, beam_args):
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
-        force=args.force, stats_key=stats_key, verify_processed=True)
+        force=args.force, stats_key=stats_key, verify_processed=True, options=fetch_options(args))
     _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
     result = run_pipeline(pipeline, beam_args)
     client.delete(stats_key)

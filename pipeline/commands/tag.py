@@ -3,7 +3,7 @@
     newsmon tag seeds/000_aa5d093c1f1fedc9.txt [--json]
 
 The same steps as the pipeline (pipeline/tag.py). ``--json`` prints one object
-per article per line: ``{"id", "title", "topics": [{"id", "score", "terms",
+per article per line: ``{"id", "title", "language", "topics": [{"id", "score", "terms",
 "evidence"}], "entities": [{"text", "label", "canonical", "count"}]}``.
 Exit status 1 when an article could not be read or tagged.
 """
@@ -29,10 +29,10 @@ def run(args, _beam_args):
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({key: article[key] for key in ("id", "title", "topics", "entities")},
+            print(json.dumps({key: article[key] for key in ("id", "title", "language", "topics", "entities")},
                              ensure_ascii=False))
             continue
-        print(f"{article['title']}  [{article['id']}]")
+        print(f"{article['title']}  [{article['id']}, {article['language']}]")
         for topic in article["topics"]:
             print(f"  topic {topic['id']} (score {topic['score']}): {', '.join(topic['terms'])}")
             print(f"        {topic['evidence'][0]}")

@@ -1,5 +1,9 @@
 """Polling feeds end to end: the local feed server, a real Redis for feed state, and the Beam composite."""
 
+import threading
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import apache_beam as beam
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -9,9 +13,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from connectors.feed_fetch import FetchOptions
 from connectors.feed_lists import Feed
 from connectors.feed_state import all_feed_states, load_state
-from connectors.feeds import PollFeeds, feed_batches, poll_feeds
+from connectors.feeds import FeedPoller, PollFeeds, feed_batches, newest_first, poll_feeds
 from connectors.redis_streams import RedisKeys
 from tests.connectors.conftest import FEED_FIXTURES
+from transforms.feed_items import parse_feed
 from transforms.normalize import normalize_article
 
 NOW = 1_715_860_800  # 2024-05-16T12:00:00Z
@@ -100,11 +105,26 @@ def test_a_failing_feed_is_recorded_backs_off_and_dies(feed_server, redis_db):
         now += wait
 
 
-def test_retry_after_is_honoured(feed_server, redis_db):
+def test_retry_after_is_honoured_and_a_429_is_backoff_not_failure(feed_server, redis_db):
     limited = feed(feed_server, "/status/429?retry_after=7200")
-    polled = poll([limited], redis_db)
-    assert [f["error"] for f in polled.failures] == ["HTTP 429 Too Many Requests"]
-    assert load_state(redis_db, KEYS, limited.feed_id).next_poll == NOW + 7200
+    now = NOW
+    for _ in range(3):
+        polled = poll([limited], redis_db, now=now, dead_after=3)
+        assert polled.failures == [] and polled.stats[limited.feed_id]["outcome"] == "throttled"
+        state = load_state(redis_db, KEYS, limited.feed_id)
+        assert state.next_poll == now + 7200
+        now = state.next_poll
+    assert (state.failures, state.health, state.throttled) == (0, "throttled", 3)  # never "dead"
+    assert "429" in state.warning
+    # Without Retry-After, a 429 backs off exponentially.
+    bare = feed(feed_server, "/status/429")
+    waits = []
+    now = NOW
+    for _ in range(3):
+        poll([bare], redis_db, now=now)
+        waits.append(load_state(redis_db, KEYS, bare.feed_id).next_poll - now)
+        now += waits[-1]
+    assert waits == [2 * INTERVAL, 4 * INTERVAL, 8 * INTERVAL]
     unavailable = feed(feed_server, "/status/503?retry_after=Thu,%2016%20May%202024%2015:00:00%20GMT")
     poll([unavailable], redis_db)
     assert load_state(redis_db, KEYS, unavailable.feed_id).next_poll == NOW + 3 * 3600
@@ -220,3 +240,128 @@ def test_poll_feeds_reads_a_feed_list_and_checks_its_arguments(tmp_path, redis_u
         PollFeeds([Feed("https://a.example/rss")], "")
     with pytest.raises(ValueError, match="takes Feed objects"):
         PollFeeds(["https://a.example/rss"], redis_url)
+
+
+def test_a_redirect_target_that_keeps_failing_is_dropped_for_the_listed_url(feed_server, redis_db):
+    atom = (FEED_FIXTURES / "atom.xml").read_bytes()
+    target = feed_server.url("/dynamic/new-home")
+    feed_server.queue("old-home", (301, b"", {"Location": target}),
+                      (200, atom, {"Content-Type": "application/atom+xml"}))
+    feed_server.queue("new-home", (200, atom, {"Content-Type": "application/atom+xml"}), (500, b"gone", {}))
+    listed = feed(feed_server, "/dynamic/old-home")
+    poll([listed], redis_db)
+    assert load_state(redis_db, KEYS, listed.feed_id).permanent_url == target
+    now = NOW
+    for failures in (1, 2, 3):
+        now = max(now + 1, load_state(redis_db, KEYS, listed.feed_id).next_poll)
+        polled = poll([listed], redis_db, now=now)
+        assert polled.stats[listed.feed_id]["fetched"] == target
+        state = load_state(redis_db, KEYS, listed.feed_id)
+        assert state.failures == failures
+    assert state.permanent_url == "" and "failed 3 times in a row" in state.warning
+    assert state.next_poll == now + INTERVAL  # the listed URL is tried on the feed's interval, not after backoff
+    polled = poll([listed], redis_db, now=state.next_poll)
+    assert polled.stats[listed.feed_id]["fetched"] == listed.url and polled.stats[listed.feed_id]["outcome"] == "ok"
+    assert load_state(redis_db, KEYS, listed.feed_id).health == "ok"
+    assert len(feed_server.requests_for("/dynamic/old-home")) == 2
+
+
+def _big_feed(items):
+    entries = "".join(
+        f"<item><guid>urn:big:{i}</guid><title>Item {i}</title>"
+        f"<pubDate>{formatdate(1_715_000_000 + (i * 7919 % items) * 60, usegmt=True)}</pubDate></item>"
+        for i in range(items))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{entries}</channel></rss>'.encode()
+
+
+def test_a_fetch_takes_at_most_max_items_the_newest_first(feed_server, redis_db):
+    feed_server.queue("big", (200, _big_feed(1200), {"Content-Type": "application/rss+xml"}))
+    big = feed(feed_server, "/dynamic/big")
+    options = FetchOptions(connect_timeout=2, read_timeout=2, total_timeout=10, max_items=100)
+    polled = poll([big], redis_db, options=options, verify_processed=True)
+    assert len(polled.articles) == 100
+    published = [a["published"] for a in polled.articles]
+    assert published == sorted(published, reverse=True)
+    newest_all = sorted((a["published"] for a in parse_feed(_big_feed(1200), feed_url=big.url,
+                                                            fetched_at=NOW).articles), reverse=True)[:100]
+    assert published == newest_all
+    assert polled.stats[big.feed_id]["capped_from"] == 1200
+    state = load_state(redis_db, KEYS, big.feed_id)
+    assert (state.items, state.capped_from) == (100, 1200)
+    assert len(state.pending.split(",")) == 100  # the state stays small too
+
+
+def test_newest_first_keeps_undated_items_after_dated_ones():
+    articles = [{"id": "u", "published": "2024-05-16T12:00:00Z", "published_estimated": True},
+                {"id": "old", "published": "2024-05-01T00:00:00Z"}, {"id": "new", "published": "2024-05-10T00:00:00Z"}]
+    assert [a["id"] for a in newest_first(articles, 2)] == ["new", "old"]
+    assert newest_first(articles, 5) == articles
+
+
+class TrickleServer:
+    """One feed sent at one byte a second (until released), and one good feed, on 127.0.0.1."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.trickling = threading.Event()
+        self.trickle_done = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 - the name http.server calls
+                body = (FEED_FIXTURES / "atom.xml").read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/atom+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.path.startswith("/slow"):
+                    server.trickling.set()
+                    try:
+                        for byte in body:
+                            if server.release.wait(1.0):
+                                break
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                    except OSError:
+                        pass
+                    finally:
+                        server.trickle_done.set()
+                        self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def trickle_server():
+    server = TrickleServer()
+    yield server
+    server.close()
+
+
+def test_a_feed_trickling_one_byte_a_second_holds_back_no_other(trickle_server, redis_db):
+    slow, good = Feed(trickle_server.base + "/slow.xml"), Feed(trickle_server.base + "/good.xml")
+    options = FetchOptions(connect_timeout=2, read_timeout=5, total_timeout=120)
+    with FeedPoller(redis_db, KEYS, allow_private=True, options=options) as poller:
+        due, _ = poller.due([slow, good])
+        poller.start(due)
+        first = next(poller.finished(timeout=30))  # handed over as soon as it is done
+        assert first.feed.url == good.url and len(first.articles) == 2
+        assert poller.in_flight == 1 and not trickle_server.trickle_done.is_set()
+        # Its state is saved at once; the slow feed holds a lease so no other tick starts it again.
+        assert load_state(redis_db, KEYS, good.feed_id).health == "ok"
+        assert poller.due([slow, good])[0] == []

@@ -137,3 +137,19 @@ def test_bad_configuration_fails_at_construction():
         WriteToRedisStreams("")
     with pytest.raises(ValueError):
         WriteToRedisStreams("redis://x", maxlen=0)
+
+
+def test_the_sink_writes_on_after_the_server_lost_its_scripts(redis_url, redis_db):
+    from connectors.redis_streams import _AppendToStreamsFn
+
+    fn = _AppendToStreamsFn(*WriteToRedisStreams(redis_url, stats_key="newsmon:run:t")._args)
+    fn.setup()
+    for batch in (["s1", "s2"], ["s3"]):
+        fn.start_bundle()
+        for article_id in batch:
+            fn.process(tagged(article_id, alerts=("ns2",)))
+        fn.finish_bundle()
+        redis_db.script_flush()  # as a restarted server has no scripts
+    fn.teardown()
+    assert redis_db.xlen("newsmon:events") == 3 and redis_db.xlen("newsmon:alerts:ns2") == 3
+    assert redis_db.hgetall("newsmon:run:t") == {"articles": "3", "alerts": "3"}

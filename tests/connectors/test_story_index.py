@@ -67,6 +67,15 @@ def test_listing_by_time_and_topic(index):
     assert [s["id"] for s in index.stories(limit=1)] == [NEXT_PACKAGE["id"]]
 
 
+def test_articles_arriving_out_of_time_order_across_years_still_find_their_stories(index):
+    """An archive replays in any order: a 2021 report after a 2024 one must still find its 2021 story."""
+    older = [{**a, "id": f"old-{a['id']}", "url": a["url"] + "-2021", "text": a["text"].replace("Monday", "Friday"),
+              "published": a["published"].replace("2024", "2021")} for a in (WIRE, OTHER_OUTLET)]
+    results = assign_all(index, [older[0], NEXT_PACKAGE, WIRE, older[1]])
+    assert results[3].story_id == older[0]["id"] and results[3].how == "same_event"
+    assert [s["id"] for s in index.stories()] == [NEXT_PACKAGE["id"], WIRE["id"], older[0]["id"]]
+
+
 def test_same_url_joins_whatever_the_text(index):
     assign_all(index, [WIRE])
     again = {**BAKE_SALE, "id": "reposted", "url": WIRE["url"]}

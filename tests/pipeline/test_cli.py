@@ -17,7 +17,8 @@ def test_tag_json_shape_on_the_seed(capsys, taxonomy):
     assert status == 0
     [line] = out.splitlines()
     article = json.loads(line)
-    assert set(article) == {"id", "title", "topics", "entities"}
+    assert set(article) == {"id", "title", "language", "topics", "entities"}
+    assert article["language"] == "en"
     assert {t["id"] for t in article["topics"]} == set(taxonomy)
     for topic in article["topics"]:
         assert set(topic) == {"id", "score", "terms", "evidence"} and topic["terms"] and topic["evidence"]
@@ -98,7 +99,7 @@ def test_alerts_show_after_replay(capsys, redis_url):
 
 @pytest.mark.parametrize("command", [[], ["replay"], ["tag"], ["subscribe"], ["subscribe", "add"], ["rules", "test"],
                                      ["alerts", "tail"], ["deliver"], ["poll"], ["monitor"], ["feeds", "status"],
-                                     ["eval"],
+                                     ["eval"], ["stories"], ["stories", "show"],
                                      ["subscribe", "list"], ["alerts"], ["alerts", "show"]])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:
@@ -251,6 +252,28 @@ def test_poll_refuses_private_addresses_by_default(capsys, redis_url, redis_db, 
     assert dead["stage"] == "fetch" and "loopback" in dead["error"]
 
 
+def test_tag_shows_the_language_and_runs_no_english_model_over_german(capsys, tmp_path):
+    from tests.conftest import FIXTURES
+
+    german = next(json.loads(line) for line in (FIXTURES / "multilingual" / "corpus.jsonl").open(encoding="utf-8")
+                  if '"language": "de"' in line and "Sanktionen" in line)
+    path = tmp_path / "de.jsonl"
+    path.write_text(json.dumps({"title": german["title"], "text": german["text"]}) + "\n", encoding="utf-8")
+    status, out, _ = run(capsys, "tag", str(path), "--json")
+    assert status == 0
+    article = json.loads(out)
+    assert article["language"] == "de" and article["entities"] == []
+    status, out, _ = run(capsys, "tag", str(path))
+    assert status == 0 and ", de]" in out
+
+
+def test_a_model_that_is_not_installed_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["tag", str(SEED_ARTICLE), "--model", "de=de_core_news_nowhere"])
+    assert stopped.value.code == 2
+    assert "not installed" in capsys.readouterr().err
+
+
 def test_eval_stories_prints_both_halves_with_the_baseline_and_leaves_nothing_in_redis(capsys, tmp_path,
                                                                                      redis_url, redis_db):
     from tests.story_samples import ALL, BAKE_SALE, SYNDICATED, WIRE
@@ -361,3 +384,22 @@ def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(ca
     status, out, err = run(capsys, "replay", str(SEED_ARTICLE), "--redis", redis_url, "--no-progress")
     assert status == 0 and "subscription broken skipped: not valid JSON" in caplog.text
     assert "ns2                           1 matched, 1 new" in out
+
+
+def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path):
+    from tests.servers import FeedItem, LiveFeed
+
+    server = LiveFeed(etag=False)
+    server.set_items([FeedItem(f"urn:big:{i}", f"Item {i}", "Text.", published=1_700_000_000 - i * 60)
+                      for i in range(30)])
+    try:
+        feedlist = tmp_path / "feeds.txt"
+        feedlist.write_text(server.url + "\n", encoding="utf-8")
+        status, out, _ = run(capsys, "poll", str(feedlist), "--once", "--allow-private", "--max-items", "10",
+                             "--redis", redis_url)
+        assert status == 0 and "10 articles read" in out
+        status, out, _ = run(capsys, "feeds", "status", "--redis", redis_url)
+        assert "note: the feed offered 30 items; took the newest 10 (--max-items)" in out
+        assert out.splitlines()[1].split()[:3] == ["ok", "200", "10"]
+    finally:
+        server.stop()

@@ -34,11 +34,12 @@ def test_replay_writes_topics_alerts_and_dead_letters_once(archive, redis_url, r
     replay(archive, redis_url, taxonomy)
     [(_, event)] = redis_db.xrange("newsmon:events")
     assert event["title"].startswith("Antony Blinken and Sergey Lavrov")
+    assert event["language"] == "en"
     assert {t["id"] for t in json.loads(event["topics"])} == set(taxonomy)
     for topic in taxonomy:
         assert redis_db.xlen(f"newsmon:topic:{topic}") == 1
     [(_, alert)] = redis_db.xrange("newsmon:alerts:nord-stream")
-    assert alert["subscription"] == "nord-stream"
+    assert alert["subscription"] == "nord-stream" and alert["language"] == "en"
     assert json.loads(alert["terms"]) == ["nord stream"]
     assert "Nord Stream 2 pipeline" in json.loads(alert["evidence"])[0]
     assert {"canonical": "Antony Blinken", "label": "PERSON"} in json.loads(alert["entities"])

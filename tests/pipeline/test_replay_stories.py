@@ -47,3 +47,39 @@ def _article_id(article):
     from transforms.normalize import article_id
 
     return article_id(article, article["title"], article["text"])
+
+
+def test_stories_commands_list_and_show(archive, redis_url, capsys):
+    from pipeline.cli import main
+
+    assert main(["replay", str(archive), "--redis", redis_url, "--no-progress", "--show", "0"]) == 0
+    capsys.readouterr()
+    assert main(["stories", "--since", "2024-06-01", "--redis", redis_url]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["story", "last"]
+    ids = [line.split()[0] for line in lines[1::2]]
+    assert len(ids) == 3 and ids[0] == _article_id(NEXT_PACKAGE)  # latest first
+    wire_row = lines[1 + 2 * ids.index(_article_id(WIRE))].split()
+    assert wire_row[3:5] == ["3", "3"]  # articles, sources
+    assert "topics: sanctions" in out and "Russia" in out
+
+    assert main(["stories", "--since", "2024-06-01", "--topic", "sanctions", "--json", "--redis", redis_url]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {s["id"] for s in listed} == {_article_id(WIRE), _article_id(NEXT_PACKAGE)}
+    assert all(s["first"].endswith("Z") for s in listed)
+
+    assert main(["stories", "--since", "24h", "--redis", redis_url]) == 0  # 2024 is long ago
+    assert "no stories" in capsys.readouterr().err
+
+    assert main(["stories", "show", _article_id(WIRE), "--redis", redis_url]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"Story {_article_id(WIRE)}: {WIRE['title']}"
+    assert out.index(WIRE["title"], 60) < out.index(SYNDICATED["title"]) < out.index(OTHER_OUTLET["title"])
+    assert SYNDICATED["url"] in out and "[near_duplicate]" in out and "[same_event]" in out
+
+    assert main(["stories", "show", "0123456789abcdef", "--redis", redis_url]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["stories", "--since", "yesterday-ish"])
+    assert exited.value.code == 2
