@@ -37,6 +37,7 @@ setup(
         "PyYAML>=6",
         "platformdirs>=4",
         "tqdm>=4.66",
+        "w3lib==2.5.0",  # canonical URLs (transforms/normalize.py)
         # Surge statistics (negative-binomial tails) and trend pictures.
         "numpy>=1.26,<3",
         "scipy==1.17.1",

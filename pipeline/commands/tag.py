@@ -8,9 +8,9 @@ per article per line: ``{"id", "title", "language", "topics": [{"id", "score", "
 Exit status 1 when an article could not be read or tagged.
 """
 
-import json
 import sys
 
+from pipeline.commands.json_lines import article_json, print_json_line
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import add_common_arguments, alias_table
 from transforms.topics import load_taxonomy
@@ -29,8 +29,7 @@ def run(args, _beam_args):
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({key: article[key] for key in ("id", "title", "language", "topics", "entities")},
-                             ensure_ascii=False))
+            print_json_line(article_json(article))
             continue
         print(f"{article['title']}  [{article['id']}, {article['language']}]")
         for topic in article["topics"]:
