@@ -92,14 +92,10 @@ def build_parser():
 
 def _configure_logging(verbosity):
     """Warnings only; ``-v`` adds newsmon's own steps and counts, ``-vv`` Beam's progress too."""
-    root = logging.getLogger()
-    if verbosity >= 2:
-        root.setLevel(logging.INFO)
-        return
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)
-    if verbosity == 1:
-        for name in ("pipeline", "connectors", "transforms"):
-            logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger().setLevel(logging.INFO if verbosity >= 2 else logging.WARNING)
+    logging.getLogger("apache_beam").setLevel(logging.NOTSET if verbosity >= 2 else logging.ERROR)
+    for name in ("pipeline", "connectors", "transforms"):
+        logging.getLogger(name).setLevel(logging.INFO if verbosity >= 1 else logging.NOTSET)
 
 
 def _fail(status, message, verbose):

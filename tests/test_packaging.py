@@ -103,7 +103,7 @@ def test_every_command_runs_from_an_unrelated_folder(installed, tmp_path, redis_
         assert "Evaluated 1 articles." in newsmon("eval", "corpus.jsonl")
         out = newsmon("poll", "feeds.txt", "--once", "--allow-private")
         assert "Polled 1 feed(s): 1 articles read, 0 failed" in out and "Feeds: 1 fetched" in out
-        newsmon("monitor", "feeds.txt", "--interval", "1", "--max-polls", "1", "--allow-private")
+        newsmon("monitor", "feeds.txt", "--interval", "1", "--duration", "8", "--allow-private")
         assert feed.url in newsmon("feeds", "status")
         assert "Antony Blinken" in newsmon("alerts", "tail", "ns2", "--from-start")
         newsmon("deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start")

@@ -20,6 +20,7 @@ beside it whose threshold is tuned on the ``tune`` split only
 import json
 import sys
 
+from pipeline.commands.progress import progress
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_common_arguments, add_redis_arguments, alias_table, connect_redis
 from transforms.topics import load_taxonomy
@@ -41,7 +42,8 @@ def run(args, beam_args):
     corpus = load_corpus(args.corpus)
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
     tagged, failures = [], 0
-    for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases=alias_table(args)):
+    tagging = tag_articles(raw, taxonomy, model=args.model, aliases=alias_table(args))
+    for article, failed in progress(tagging, total=len(corpus), desc="eval"):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)

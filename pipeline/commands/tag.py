@@ -8,22 +8,30 @@ per article per line: ``{"id", "title", "language", "topics": [{"id", "score", "
 Exit status 1 when an article could not be read or tagged.
 """
 
+import logging
 import sys
 
+from connectors.archive import archive_files, count_articles
 from pipeline.commands.json_lines import article_json, print_json_line
+from pipeline.commands.progress import progress
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
 from pipeline.options import add_common_arguments, alias_table
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_parser"]
 
+_log = logging.getLogger(__name__)
+
 
 def run(args, _beam_args):
     from pipeline.tag import tag_paths
 
     taxonomy = load_taxonomy(args.topics)
+    aliases = alias_table(args)
+    total = count_articles(archive_files(args.paths))
     failures = 0
-    for article, failed in tag_paths(args.paths, taxonomy, model=args.model, aliases=alias_table(args)):
+    tagged = progress(tag_paths(args.paths, taxonomy, model=args.model, aliases=aliases), total=total, desc="tag")
+    for article, failed in tagged:
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
@@ -39,6 +47,7 @@ def run(args, _beam_args):
             print("  no topic")
         people = ", ".join(f"{e['canonical']} ({e['label']}, {e['count']})" for e in article["entities"][:12])
         print(f"  entities: {people or '-'}\n")
+    _log.info("newsmon: tag: %d article(s) read, %d tagged, %d failed", total, total - failures, failures)
     return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 
