@@ -1,17 +1,15 @@
 """Time-bucketed counts of articles per series in Redis: written by the sink, read by
 surge detection and ``newsmon trends``.
 
-Key layout (prefix configurable, default ``newsmon:``); one sorted set per time
-bucket, its members the series (transforms/spikes.py: ``all``, ``topic:<id>``,
+Key layout (prefix configurable, default ``newsmon:``); one hash per time
+bucket, its fields the series (transforms/spikes.py: ``all``, ``topic:<id>``,
 ``entity:<name>``, ``topic:<id>|entity:<name>``, ``country:<code>``):
 
     newsmon:count:15m:<20210518T0930>       series -> articles in that quarter hour (30 days)
     newsmon:count:1d:<20210518>             series -> articles that day (400 days)
     newsmon:count:hod:<monday>:<HH>         series -> articles in hour HH of that week (6 weeks)
-    newsmon:count:src:<20210518T0930>       hash "series<US>source" -> articles (30 days)
-    newsmon:count:srcidx:<20210518T0930>    the same fields, sorted for a lookup by series
-    newsmon:count:story:<20210518T0930>     hash "series<US>story" -> articles (30 days)
-    newsmon:count:storyidx:<20210518T0930>  the same fields, sorted
+    newsmon:count:src:<20210518T0930>       "series<US>source" -> articles (30 days)
+    newsmon:count:story:<20210518T0930>     "series<US>story" -> articles (30 days)
     newsmon:count:title:<20210518T0930>     story -> the title it was first seen under (30 days)
     newsmon:count:stats                     counted, duplicate, undated, too_old, future
     newsmon:seen:count:<article id>         the article was counted (marker TTL)
@@ -23,6 +21,7 @@ fetch time for a feed item without a date); retention is measured from a
 reference time: now while monitoring, the archive's latest date in a replay.
 """
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from transforms.spikes import (
 )
 
 __all__ = ["ArticleCounter", "COUNT_SCRIPT", "CountKeys", "CountOptions", "CountStore", "count_arguments",
-           "count_once", "load_countries", "replay_reference", "story_key"]
+           "archive_time_span", "count_once", "load_countries", "story_key"]
 
 DEFAULT_COUNTRIES = Path(__file__).resolve().parent.parent / "seeds" / "countries.yaml"
 SEPARATOR = "\x1f"
@@ -55,10 +54,9 @@ _MAX_TITLE_CHARS = 300
 _GRACE_SECONDS = DAY_SECONDS
 
 COUNT_SCRIPT = """
--- Per article: KEYS marker, 15m, 1d, hour-of-week, sources, source index, stories, story index, titles;
--- the last KEY: the stats hash.
+-- Per article: KEYS marker, 15m, 1d, hour-of-week, sources, stories, titles; the last KEY: the stats hash.
 -- ARGV: ttl15, ttl1d, ttlhod, marker ttl, then per article: n series, source, story, title, series...
--- Returns per article 1 (counted) or 0 (already counted).
+-- Returns per article 1 (counted) or 0 (already counted). Hashes, not sorted sets: HINCRBY is O(1).
 local ttl15, ttl1d, ttlhod, mttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local k, a, out = 1, 5, {}
 while a <= #ARGV do
@@ -66,28 +64,22 @@ while a <= #ARGV do
   if redis.call('SET', KEYS[k], '1', 'NX', 'EX', mttl) then
     for i = a + 4, a + 3 + n do
       local s = ARGV[i]
-      redis.call('ZINCRBY', KEYS[k + 1], 1, s)
-      redis.call('ZINCRBY', KEYS[k + 2], 1, s)
-      redis.call('ZINCRBY', KEYS[k + 3], 1, s)
-      local by_source = s .. '\\31' .. source
-      redis.call('HINCRBY', KEYS[k + 4], by_source, 1)
-      redis.call('ZADD', KEYS[k + 5], 0, by_source)
-      if s ~= 'all' then
-        local by_story = s .. '\\31' .. story
-        redis.call('HINCRBY', KEYS[k + 6], by_story, 1)
-        redis.call('ZADD', KEYS[k + 7], 0, by_story)
-      end
+      redis.call('HINCRBY', KEYS[k + 1], s, 1)
+      redis.call('HINCRBY', KEYS[k + 2], s, 1)
+      redis.call('HINCRBY', KEYS[k + 3], s, 1)
+      redis.call('HINCRBY', KEYS[k + 4], s .. '\\31' .. source, 1)
+      if s ~= 'all' then redis.call('HINCRBY', KEYS[k + 5], s .. '\\31' .. story, 1) end
     end
-    redis.call('HSETNX', KEYS[k + 8], story, title)
+    redis.call('HSETNX', KEYS[k + 6], story, title)
     redis.call('EXPIRE', KEYS[k + 1], ttl15)
     redis.call('EXPIRE', KEYS[k + 2], ttl1d)
     redis.call('EXPIRE', KEYS[k + 3], ttlhod)
-    for j = k + 4, k + 8 do redis.call('EXPIRE', KEYS[j], ttl15) end
+    for j = k + 4, k + 6 do redis.call('EXPIRE', KEYS[j], ttl15) end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
-  k, a = k + 9, a + 4 + n
+  k, a = k + 7, a + 4 + n
 end
 local counted = 0
 for _, v in ipairs(out) do counted = counted + v end
@@ -118,14 +110,8 @@ class CountKeys:
     def sources(self, bucket):
         return f"{self.prefix}count:src:{bucket_label(bucket)}"
 
-    def source_index(self, bucket):
-        return f"{self.prefix}count:srcidx:{bucket_label(bucket)}"
-
     def stories(self, bucket):
         return f"{self.prefix}count:story:{bucket_label(bucket)}"
-
-    def story_index(self, bucket):
-        return f"{self.prefix}count:storyidx:{bucket_label(bucket)}"
 
     def titles(self, bucket):
         return f"{self.prefix}count:title:{bucket_label(bucket)}"
@@ -164,20 +150,25 @@ def load_countries(path=DEFAULT_COUNTRIES):
         return country_codes(yaml.safe_load(handle))
 
 
-def replay_reference(files, *, now=None):
-    """The time a replay measures retention from: the archive's latest date that is not in
-    the future (None when no article has a date). Reads the archive once, dates only."""
+def archive_time_span(files, *, now=None):
+    """``(earliest, latest)`` dated article of an archive (epoch s), ignoring dates more than a
+    day in the future; None when no article has a date. A replay measures retention from the
+    latest and looks for surges over the span. Reads the archive once, dates only."""
     from connectors.archive import read_archive_file
     from transforms.normalize import to_utc_iso
 
     now = time.time() if now is None else now
-    latest = None
+    earliest = latest = None
     for path in files:
         for article, _failed in read_archive_file(path):
-            moment = event_time({"published": to_utc_iso(article.get("published"))}) if article else None
-            if moment is not None and moment <= now + DAY_SECONDS and (latest is None or moment > latest):
-                latest = moment
-    return latest
+            if not article or not article.get("published"):
+                continue
+            moment = event_time({"published": to_utc_iso(article["published"])})
+            if moment is None or moment > now + DAY_SECONDS:
+                continue
+            earliest = moment if earliest is None else min(earliest, moment)
+            latest = moment if latest is None else max(latest, moment)
+    return None if latest is None else (earliest, latest)
 
 
 def story_key(article):
@@ -205,8 +196,8 @@ def count_arguments(article, keys, options, now=None):
     hour = int(moment % DAY_SECONDS // 3600)
     series = series_of(article, options.countries)
     keys_of_article = [keys.marker(article["id"]), keys.bucket(bucket), keys.day(day),
-                       keys.hours(week_of_day(day), hour), keys.sources(bucket), keys.source_index(bucket),
-                       keys.stories(bucket), keys.story_index(bucket), keys.titles(bucket)]
+                       keys.hours(week_of_day(day), hour), keys.sources(bucket), keys.stories(bucket),
+                       keys.titles(bucket)]
     args = [len(series), _clean(article.get("source"), _MAX_SOURCE_CHARS), story_key(article),
             _clean(article.get("title"), _MAX_TITLE_CHARS), *series]
     return outcome, keys_of_article, args
@@ -285,11 +276,11 @@ class CountStore:
         """``{series: articles}`` over [start, end) (epoch s), from daily or 15-minute buckets."""
         pipe = self.client.pipeline(transaction=False)
         for key in self._keys_between(start, end, resolution):
-            pipe.zrange(key, 0, -1, withscores=True)
+            pipe.hgetall(key)
         totals = {}
-        for members in pipe.execute():
-            for member, score in members:
-                totals[member] = totals.get(member, 0.0) + score
+        for fields in pipe.execute():
+            for member, value in fields.items():
+                totals[member] = totals.get(member, 0) + int(value)
         return totals
 
     def _keys_between(self, start, end, resolution):
@@ -317,7 +308,7 @@ class CountStore:
             return np.zeros((len(series), len(keys)))
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
-            pipe.zmscore(key, series)
+            pipe.hmget(key, series)
         replies = pipe.execute()
         return np.array([[_score(v) for v in reply] for reply in replies], dtype=float).T.reshape(
             len(series), len(keys))
@@ -326,11 +317,11 @@ class CountStore:
         """``{series: articles}`` over 15-minute buckets first..last."""
         pipe = self.client.pipeline(transaction=False)
         for b in range(first, last + 1):
-            pipe.zrange(self.keys.bucket(b), 0, -1, withscores=True)
+            pipe.hgetall(self.keys.bucket(b))
         totals = {}
-        for members in pipe.execute():
-            for member, score in members:
-                totals[member] = totals.get(member, 0.0) + score
+        for fields in pipe.execute():
+            for member, value in fields.items():
+                totals[member] = totals.get(member, 0) + int(value)
         return totals
 
     def history_start_day(self, day, lookback=BASELINE_DAYS + 7 * BASELINE_WEEKS):
@@ -341,36 +332,26 @@ class CountStore:
 
     # --- what a surge is made of -----------------------------------------------------------
 
-    def _members(self, pairs, series):
-        """``{rest: articles}`` over the fields ``<series><US><rest>`` of (hash, lex index) pairs."""
+    def _members(self, keys, series):
+        """``{rest: articles}`` over the fields ``<series><US><rest>`` of the hashes ``keys``
+        (HSCAN with a pattern: only surging series are looked up)."""
         prefix = f"{series}{SEPARATOR}"
-        pipe = self.client.pipeline(transaction=False)
-        for _, index in pairs:
-            pipe.zrangebylex(index, f"[{prefix}", f"[{prefix}\U0010ffff")
-        found = pipe.execute()
-        pipe = self.client.pipeline(transaction=False)
-        for (counts, _), members in zip(pairs, found):
-            if members:
-                pipe.hmget(counts, members)
-        values = iter(pipe.execute())
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
         totals = {}
-        for members in found:
-            if members:
-                for member, value in zip(members, next(values)):
-                    rest = member[len(prefix):]
-                    totals[rest] = totals.get(rest, 0) + int(value or 0)
+        for key in keys:
+            for name, value in self.client.hscan_iter(key, match=pattern, count=1000):
+                rest = name[len(prefix):]
+                totals[rest] = totals.get(rest, 0) + int(value)
         return totals
 
     def sources(self, series, first, last):
         """``{source: articles}`` of a series in 15-minute buckets first..last."""
-        return self._members([(self.keys.sources(b), self.keys.source_index(b)) for b in range(first, last + 1)],
-                             series)
+        return self._members([self.keys.sources(b) for b in range(first, last + 1)], series)
 
     def top_stories(self, series, first, last, limit=3):
         """The stories most of a series' articles in buckets first..last belong to:
         ``[{"story": id, "articles": n, "title": ...}]``."""
-        stories = self._members([(self.keys.stories(b), self.keys.story_index(b))
-                                 for b in range(first, last + 1)], series)
+        stories = self._members([self.keys.stories(b) for b in range(first, last + 1)], series)
         top = sorted(stories.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         if not top:
             return []

@@ -49,7 +49,7 @@ from transforms.spikes import (
     window_tests,
 )
 
-__all__ = ["SurgeWatch", "spike_fields"]
+__all__ = ["SurgeWatch", "spike_fields", "top_series", "trend_data"]
 
 _log = logging.getLogger(__name__)
 _STATE_TTL = 14 * DAY_SECONDS
@@ -118,6 +118,8 @@ def _alert_fields(subscription, fields):
 
 class SurgeWatch:
     """Runs detection over the counts and announces each surge once."""
+
+    iso = staticmethod(_iso)
 
     def __init__(self, client, prefix="newsmon:", settings=None, *, maxlen=DEFAULT_MAXLEN):
         self.client = client
@@ -309,3 +311,69 @@ class SurgeWatch:
             out.append({**fields, "stories": json.loads(fields.get("stories") or "[]")})
         out.sort(key=lambda f: (f["at"], f["series"]))
         return out
+
+
+# --- trends ------------------------------------------------------------------------------------
+
+
+def _band(expected, inv_size, coverage=0.9):
+    """The central ``coverage`` interval of a negative binomial of mean ``expected``."""
+    from scipy.stats import nbinom
+
+    if expected <= 0:
+        return 0.0, 0.0
+    size = 1.0 / max(inv_size, 1e-6)
+    tail = (1 - coverage) / 2
+    dist = nbinom(size, size / (size + expected))
+    return float(dist.ppf(tail)), float(dist.ppf(1 - tail))
+
+
+def trend_data(watch, series, since, until, resolution="hour"):
+    """Counts of one series per hour or day over [since, until] (epoch s), with the band its
+    baselines expect (90%) and its surges: ``{"series", "name", "points": [{"start", "count",
+    "expected", "low", "high"}], "surges": [...]}``; what `newsmon trends --json` prints."""
+    store = watch.store
+    step = 3600 if resolution == "hour" else DAY_SECONDS
+    first = int(since // step) * step
+    points = []
+    if resolution == "hour":
+        counts = store.buckets([series], int(first // BUCKET_SECONDS), int(until // BUCKET_SECONDS))[0]
+        per_point = [counts[i:i + 4].sum() for i in range(0, len(counts), 4)]
+    else:
+        per_point = list(store.days([series], int(first // DAY_SECONDS), int(until // DAY_SECONDS))[0])
+    history_start = store.history_start_day(int(until // DAY_SECONDS))
+    baselines = {}
+    for i, count in enumerate(per_point):
+        start = first + i * step
+        day = int(start // DAY_SECONDS)
+        point = {"start": _iso(start), "count": int(count), "expected": None, "low": None, "high": None}
+        if history_start is not None:
+            if day not in baselines:
+                baselines[day] = watch.baselines(day, [series], history_start)
+            base = baselines[day]
+            if base.ready:
+                if resolution == "hour":
+                    hour = int(start % DAY_SECONDS // 3600)
+                    expected = float(base.expected[0, hour * 4:hour * 4 + 4].sum())
+                    inv_size = base.dispersion[0] + base.bucket_dispersion[0] / 4
+                else:
+                    expected = float(base.expected[0].sum())
+                    inv_size = base.dispersion[0]
+                low, high = _band(expected, inv_size)
+                point.update(expected=round(expected, 2), low=low, high=high)
+        points.append(point)
+    surges = [s for s in watch.recent(since) if s["series"] == series and s["at"] <= _iso(until)]
+    return {"series": series, "name": series_name(series), "kind": series_kind(series), "resolution": resolution,
+            "since": _iso(since), "until": _iso(until), "total": int(sum(per_point)), "points": points,
+            "surges": surges}
+
+
+def top_series(watch, since, until, limit=10):
+    """The most counted series of each kind over [since, until]: ``{"series": {kind: [...]}}``."""
+    totals = watch.store.series_in(since, until, resolution="1d" if until - since > 2 * DAY_SECONDS else "15m")
+    by_kind = {}
+    for series, total in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
+        kind = series_kind(series)
+        if kind != "all" and len(by_kind.setdefault(kind, [])) < limit:
+            by_kind[kind].append({"series": series, "name": series_name(series), "total": int(total)})
+    return {"since": _iso(since), "until": _iso(until), "total": int(totals.get("all", 0)), "series": by_kind}

@@ -9,6 +9,8 @@
     newsmon feeds status                       per feed: health, last status, items, failures, next poll
     newsmon stories --since 24h [--topic T]   stories: one event, its articles and sources
     newsmon stories show STORY_ID              a story's articles in time order
+    newsmon trends --since 7d [--topic T | --entity NAME | --country CC] [--plot FILE.png]
+    newsmon spikes --since 24h                 surges: what, level, when, observed vs expected, top stories
     newsmon eval CORPUS.jsonl                  precision, recall and F1 of the topics on a labelled corpus
     newsmon eval --stories CORPUS.jsonl        story clustering against labelled stories, with a baseline
     newsmon rules test NAME|FILE --archive PATH   which archived articles a rule matches, and why
@@ -49,6 +51,7 @@ from pipeline.commands import (
     stories,
     subscribe,
     tag,
+    trends,
 )
 from pipeline.errors import (
     EXIT_INTERNAL,
@@ -65,7 +68,8 @@ from transforms.rules import RuleError
 __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
-COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, evaluate, rules, alerts, deliver)
+COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, trends, evaluate, rules, alerts,
+                   deliver)
 
 
 def _version():

@@ -95,11 +95,14 @@ def _quick_client(url):
 
 
 def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval, max_polls=None,
-                      duration=None, allow_private=False, embedded_server=None, fetch_options=None):
+                      duration=None, allow_private=False, embedded_server=None, fetch_options=None,
+                      on_tick=None, tick_every=60.0):
     """Run the monitor until it ends or is stopped, printing a status line per poll cycle.
 
     ``client`` is the command's Redis client (unused while the monitor runs: the supervisor
     keeps its own with short timeouts). The run totals are at ``config.stats_key``.
+    ``on_tick()``, if given, runs every ``tick_every`` seconds (surge detection); its
+    failures (Redis down) are logged once and it runs again on the next tick.
     Returns the exit status (0); a run stopped before its pipeline ended leaves the process directly.
     """
     stop = threading.Event()
@@ -122,9 +125,19 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
     thread.start()
     printed, last, changed_at = {}, {}, time.monotonic()
     stop_deadline = None
+    next_tick, tick_failing = time.monotonic() + tick_every, False
     while thread.is_alive():
         thread.join(0.25)
         now = time.monotonic()
+        if on_tick is not None and now >= next_tick and stop_deadline is None:
+            next_tick = now + tick_every
+            try:
+                on_tick()
+                tick_failing = False
+            except Exception as error:  # noqa: BLE001 - Redis down: the next tick tries again
+                if not tick_failing:
+                    print(f"newsmon: surge detection failed ({error}); trying again", file=sys.stderr, flush=True)
+                tick_failing = True
         if ends_at is not None and now >= ends_at:
             stop.set()
         try:

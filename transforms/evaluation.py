@@ -105,11 +105,18 @@ class TopicScore:
 
 @dataclass(frozen=True)
 class EntityScore:
-    """Key-entity recall: labelled entities found with their label, and by name only."""
+    """Key-entity recall: labelled entities found with their label, and by name only; and
+    key-entity precision: of the first k entities extracted (k the article's labelled key
+    entities; entities come most mentioned first), how many are key entities with their label."""
 
     expected: int = 0
     found: int = 0
     found_any_label: int = 0
+    top_found: int = 0
+
+    @property
+    def precision(self):
+        return _ratio(self.top_found, self.expected)
 
     @property
     def recall(self):
@@ -120,7 +127,8 @@ class EntityScore:
         return _ratio(self.found_any_label, self.expected)
 
     def to_dict(self):
-        return {**asdict(self), "recall": self.recall, "recall_any_label": self.recall_any_label}
+        return {**asdict(self), "recall": self.recall, "recall_any_label": self.recall_any_label,
+                "precision": self.precision}
 
 
 @dataclass(frozen=True)
@@ -302,7 +310,7 @@ def evaluate(corpus_articles, tagged_articles, topics=None):
                                  f" (topics: {', '.join(known)})")
     counts = {}  # topic -> [tp, fp, fn]
     misses, false_hits, missed_entities, untagged = [], [], [], []
-    expected_entities = found_entities = found_any_label = 0
+    expected_entities = found_entities = found_any_label = top_found = 0
     for article in corpus_articles:
         tagged = tagged_by_id.get(article["id"])
         if tagged is None:
@@ -327,6 +335,9 @@ def evaluate(corpus_articles, tagged_articles, topics=None):
         labels_by_name = {}
         for canonical, label in extracted:
             labels_by_name.setdefault(canonical.lower(), []).append(label)
+        keys = {(e["name"].lower(), e["label"]) for e in article["entities"]}
+        top_found += sum(1 for canonical, label in extracted[:len(article["entities"])]
+                         if (canonical.lower(), label) in keys)
         for entity in article["entities"]:
             expected_entities += 1
             name, label = entity["name"], entity["label"]
@@ -350,7 +361,7 @@ def evaluate(corpus_articles, tagged_articles, topics=None):
     return Report(
         articles=len(corpus_articles),
         topics=scores,
-        entities=EntityScore(expected_entities, found_entities, found_any_label),
+        entities=EntityScore(expected_entities, found_entities, found_any_label, top_found),
         misses=misses,
         false_hits=false_hits,
         missed_entities=missed_entities,
@@ -370,8 +381,9 @@ def _short(text, limit):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def format_report(report):
-    """The plain-text report: the per-topic table, macro F1, entity recall, then every miss and false hit."""
+def format_report(report, *, details=True):
+    """The plain-text report: the per-topic table, macro F1, entity recall and precision, then
+    (unless ``details`` is False: figures only, for a held-out half) every miss and false hit."""
     width = max([len("topic")] + [len(t.topic) for t in report.topics])
     lines = [f"Evaluated {report.articles} articles."]
     if report.untagged:
@@ -386,7 +398,11 @@ def format_report(report):
     e = report.entities
     lines += ["",
               f"{'key-entity recall':<24} {_figure(e.recall):>6}  ({e.found}/{e.expected})",
-              f"{'  ignoring the label':<24} {_figure(e.recall_any_label):>6}  ({e.found_any_label}/{e.expected})"]
+              f"{'  ignoring the label':<24} {_figure(e.recall_any_label):>6}  ({e.found_any_label}/{e.expected})",
+              f"{'key-entity precision':<24} {_figure(e.precision):>6}  ({e.top_found}/{e.expected}"
+              " of the first k extracted, k = key entities per article)"]
+    if not details:
+        return "\n".join(lines) + "\n"
     topic_width = max([len(m.topic) for m in report.misses] + [len(h.topic) for h in report.false_hits] + [0])
     lines += ["", f"Misses, expected topic not found ({len(report.misses)}):"]
     for miss in report.misses:

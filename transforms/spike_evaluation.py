@@ -56,6 +56,7 @@ HISTORY_DAYS = 35  # before the evaluation days: four weeks of baseline and a we
 EVAL_DAYS = 14
 FIRST_DAY = 20454  # 2026-01-01 is day 20454; the series start on a Thursday like 1970
 _GRACE_BUCKETS = 8  # alerts up to two hours after a burst belong to it
+ADDED_BANDS = ((0, 10), (10, 20), (20, 40), (40, 10**6))  # articles a burst adds
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Burst:
     start: float  # in buckets from the first bucket, fractional
     hours: float
     size: float
+    added: int = 0  # articles the burst added (known once generated)
 
     @property
     def end(self):
@@ -113,7 +115,7 @@ def _rhythm(rng, buckets, first_bucket):
     hours = np.arange(buckets) % BUCKETS_PER_DAY / 4.0
     zone = rng.choice([0.0, -5.0, 8.0], p=[0.5, 0.3, 0.2])  # Europe, Americas, East Asia (UTC offset)
     peak = (rng.uniform(11.0, 16.0) - zone) % 24
-    sharpness = rng.uniform(0.55, 1.5)
+    sharpness = rng.uniform(0.4, 1.0)
     daily = np.exp(sharpness * np.cos(2 * np.pi * (hours - peak) / 24)
                    + 0.25 * sharpness * np.cos(4 * np.pi * (hours - peak + 3) / 24))
     weekday = (np.arange(days) + FIRST_DAY + 3) % 7
@@ -186,6 +188,7 @@ class TierResult:
     single_source_alarms: int
     single_source_events: int
     detections: list  # (Burst, delay minutes or None, level or None)
+    false_alarm_list: list = field(default_factory=list)  # (series, tick, Surge)
 
     def recall(self, size=None, hours=None):
         chosen = [d for d in self.detections
@@ -231,15 +234,19 @@ def evaluate_tier(tier, settings=None, *, eval_days=EVAL_DAYS):
                 break
         delay = (hit[0] + 1 - event.start) * BUCKET_SECONDS / 60 if hit else None
         detections.append((event, delay, hit[1].level if hit else None))
+        event.added = int(tier.burst[event.series, first_tick:last_tick + 1].sum())
         for tick, _ in by_series[event.series]:
             if first_tick <= tick <= last_tick + _GRACE_BUCKETS:
                 claimed.add((event.series, tick))
-    false_alarms = sum(1 for s, alerts in by_series.items() for tick, _ in alerts if (s, tick) not in claimed)
+    false_alarm_list = [(s, tick, surge) for s, alerts in by_series.items() for tick, surge in alerts
+                        if (s, tick) not in claimed]
+    false_alarms = len(false_alarm_list)
     single_hits = 0
     for s, first, last in tier.single_events:
         if any(first <= tick <= last + 2 and (s, tick) not in claimed for tick, _ in by_series[s]):
             single_hits += 1
-    return TierResult(tier.name, rows * eval_days, false_alarms, single_hits, len(tier.single_events), detections)
+    return TierResult(tier.name, rows * eval_days, false_alarms, single_hits, len(tier.single_events), detections,
+                      false_alarm_list)
 
 
 def evaluate_spikes(seed_set="report", *, series=(("sparse", 200), ("quiet", 200), ("busy", 100)),
@@ -275,8 +282,17 @@ def report_data(results):
                 recall, n = tier.recall(size, hours)
                 rows[f"{size:g}x {hours:g}h"] = {"recall": recall, "bursts": n,
                                                  "median_delay_min": tier.median_delay(size, hours)}
+        by_added = {}
+        for low, high in ADDED_BANDS:
+            chosen = [d for d in tier.detections if d[0].size == 5.0 and d[0].hours == 2.0
+                      and low <= d[0].added < high]
+            found = [d for d in chosen if d[1] is not None]
+            by_added[_band(low, high)] = {
+                "recall": len(found) / len(chosen) if chosen else float("nan"), "bursts": len(chosen),
+                "median_delay_min": float(np.median([d[1] for d in found])) if found else float("nan")}
         data[name] = {
             "series_days": tier.series_days,
+            "bursts_5x_2h_by_articles_added": by_added,
             "false_alarms": tier.false_alarms,
             "false_alarms_per_1000_series_days": tier.false_alarms_per_1000,
             "single_source_events_alerted": tier.single_source_alarms,
@@ -309,6 +325,17 @@ def format_spike_report(results, seed_set, seeds):
     lines.append(f"{'single-source events alerted':<36}" + "".join(
         f"{data[t]['single_source_events_alerted']:>12} of {data[t]['single_source_events']}" for t in tiers))
     lines.append("")
+    lines.append("5x bursts lasting 2 h, by the articles they add: recall (bursts) and median delay")
+    for band in data[tiers[0]]["bursts_5x_2h_by_articles_added"]:
+        cells = []
+        for t in tiers:
+            row = data[t]["bursts_5x_2h_by_articles_added"][band]
+            delay = row["median_delay_min"]
+            delay_text = f"{delay:.0f} min" if not math.isnan(delay) else "-"
+            recall = f"{row['recall']:.2f}" if row["bursts"] else "   -"
+            cells.append(f"{recall} ({row['bursts']:>3}) {delay_text:>8}")
+        lines.append(f"{band + ' added':<10}" + "".join(f"{c:>30}" for c in cells))
+    lines.append("")
     lines.append("Targets: recall >= 0.9 for 5x bursts lasting 2 h, median delay <= 30 min,"
                  " <= 1 false alarm per 1,000 series-days (quiet and busy).")
     for t in ("quiet", "busy"):
@@ -321,6 +348,10 @@ def format_spike_report(results, seed_set, seeds):
                      f" {data[t]['false_alarms_per_1000_series_days']:.2f} false alarms per 1,000 series-days:"
                      f" {'met' if met else 'NOT met'}")
     return "\n".join(lines)
+
+
+def _band(low, high):
+    return f"{low}-{high - 1}" if high < 10**6 else f"{low}+"
 
 
 def _rate_label(tier):

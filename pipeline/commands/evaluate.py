@@ -2,6 +2,7 @@
 
     newsmon eval tests/fixtures/eval/corpus.jsonl [--json]
     newsmon eval --stories tests/fixtures/stories/corpus.jsonl [--json]
+    newsmon eval --spikes [--seeds report|tune] [--json]
 
 Tags each article of a JSONL corpus (title, text, topics, entities) with the
 steps ``newsmon tag`` runs and prints per-topic precision, recall and F1,
@@ -15,6 +16,13 @@ prints pairwise and B-cubed precision, recall and F1, the near-duplicate
 figures and every story split apart or merged, with a TF-IDF-cosine baseline
 beside it whose threshold is tuned on the ``tune`` split only
 (transforms/story_evaluation.py).
+
+With ``--spikes`` it generates background series (daily and weekly rhythm,
+over-dispersed counts; sparse, quiet and busy), injects bursts of known size,
+length and start, runs surge detection as it runs live and prints recall by
+burst size and length, median detection delay and false alarms per 1,000
+series-days (transforms/spike_evaluation.py). Settings were tuned on the
+``tune`` seeds; the default ``report`` seeds were not looked at while tuning.
 """
 
 import json
@@ -22,13 +30,17 @@ import sys
 
 from pipeline.commands.progress import progress
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
-from pipeline.options import add_common_arguments, add_redis_arguments, alias_table, connect_redis
+from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_parser"]
 
 
 def run(args, beam_args):
+    if args.spikes:
+        if args.stories or args.corpus:
+            raise UsageError("--spikes measures surge detection on generated series; it takes no corpus")
+        return run_spikes(args)
     if args.stories and args.corpus:
         raise UsageError("give either a topic corpus or --stories CORPUS, not both")
     if args.stories:
@@ -39,10 +51,13 @@ def run(args, beam_args):
     from transforms.evaluation import evaluate, format_report, load_corpus
 
     taxonomy = load_taxonomy(args.topics)
-    corpus = load_corpus(args.corpus)
+    corpus = [a for a in load_corpus(args.corpus)
+              if all(str(a.get(field, "")) == value for field, value in args.where)]
+    if not corpus:
+        raise UsageError(f"no article of {args.corpus} has {' and '.join(f'{f}={v}' for f, v in args.where)}")
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
     tagged, failures = [], 0
-    tagging = tag_articles(raw, taxonomy, model=args.model, aliases=alias_table(args))
+    tagging = tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases, places_path=args.places)
     for article, failed in progress(tagging, total=len(corpus), desc="eval"):
         if failed is not None:
             failures += 1
@@ -53,8 +68,22 @@ def run(args, beam_args):
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        print(format_report(report))
+        print(format_report(report, details=not args.summary))
     return EXIT_INPUTS_FAILED if failures else EXIT_OK
+
+
+def run_spikes(args):
+    """Surge detection on generated series with injected bursts (transforms/spike_evaluation.py)."""
+    from transforms.spike_evaluation import SEED_SETS, evaluate_spikes, format_spike_report, report_data
+
+    sizes = (("sparse", args.series), ("quiet", args.series), ("busy", max(1, args.series // 2)))
+    results = evaluate_spikes(args.seeds, series=sizes)
+    if args.json:
+        print(json.dumps({"seed_set": args.seeds, "seeds": list(SEED_SETS[args.seeds]),
+                          "tiers": report_data(results)}, ensure_ascii=False))
+    else:
+        print(format_spike_report(results, args.seeds, SEED_SETS[args.seeds]))
+    return 0
 
 
 BASELINE_WINDOW_DAYS = 7
@@ -74,7 +103,7 @@ def run_stories(args):
 
     taxonomy = load_taxonomy(args.topics)
     corpus = load_story_corpus(args.stories)
-    tagged = tag_story_corpus(corpus, taxonomy, model=args.model, aliases=alias_table(args),
+    tagged = tag_story_corpus(corpus, taxonomy, model=args.model, aliases_path=args.aliases, places_path=args.places,
                               on_failure=lambda f: print(f"newsmon: {f['origin']}: {f['error']}", file=sys.stderr))
     _url, _server, client, keys = connect_redis(args)
     splits = splits_of(corpus)
@@ -110,6 +139,16 @@ def run_stories(args):
     return 0
 
 
+def _field_value(text):
+    field, sep, value = text.partition("=")
+    if not sep or not field.strip():
+        raise ValueError(text)
+    return field.strip(), value.strip()
+
+
+_field_value.__name__ = "FIELD=VALUE"  # argparse names the type in its error
+
+
 def add_parser(commands):
     evaluation = commands.add_parser(
         "eval", help="measure topic and entity quality on a labelled corpus",
@@ -120,6 +159,19 @@ def add_parser(commands):
     evaluation.add_argument("--stories", metavar="CORPUS.jsonl",
                             help="measure story clustering on a story corpus instead (uses Redis under a"
                                  " throwaway prefix, deleted afterwards)")
+    evaluation.add_argument("--spikes", action="store_true",
+                            help="measure surge detection instead: generated background series with injected "
+                                 "bursts; recall by burst size, median delay, false alarms per 1,000 series-days")
+    evaluation.add_argument("--seeds", choices=("report", "tune"), default="report",
+                            help="with --spikes: the seed set (the settings were tuned on 'tune'; default: report)")
+    evaluation.add_argument("--series", type=int, default=200, metavar="N",
+                            help="with --spikes: series per tier (busy: N/2; default: %(default)s)")
+    evaluation.add_argument("--where", metavar="FIELD=VALUE", type=_field_value, action="append", default=[],
+                            help="only the articles whose FIELD is VALUE (repeat to narrow down), e.g."
+                                 " --where split=heldout --where language=de")
+    evaluation.add_argument("--summary", action="store_true",
+                            help="the figures only, no misses or false hits (for a held-out half nobody"
+                                 " should read)")
     evaluation.add_argument("--json", action="store_true", help="the report as one JSON object")
     add_common_arguments(evaluation)
     add_redis_arguments(evaluation)

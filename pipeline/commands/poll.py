@@ -8,9 +8,11 @@ the graph are skipped. ``add_feed_run_arguments`` and ``feed_run_setup`` are
 shared with ``newsmon monitor``.
 """
 
+from connectors.counts import CountOptions, load_countries
 from connectors.feed_fetch import FetchOptions
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
+from connectors.surges import SurgeWatch
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import (
@@ -83,9 +85,12 @@ def run(args, beam_args):
     taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
     url, client, keys = redis.url, redis.client, redis.keys
     stats_key = keys.run_stats(new_run_id())
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=alias_table(args), prefix=args.prefix, stats_key=stats_key, skip_processed=True,
-                       live_subscriptions=True, prefilter=args.prefilter)
+                       aliases=args.aliases, places=args.places, prefix=args.prefix, stats_key=stats_key,
+                       skip_processed=True,
+                       live_subscriptions=True, prefilter=args.prefilter,
+                       counts=CountOptions(countries=load_countries()))
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
@@ -97,6 +102,9 @@ def run(args, beam_args):
     all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
     print_run_summary(counts, redis, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
     print(_feed_counts_line(counts))
+    surges = SurgeWatch(client, keys.prefix).detect_now()
+    print(f"Surges: {len(surges)} new on {keys.prefix}spikes"
+          + "".join(f"; {s['name']} ({s['level']}, {s['ratio']}x)" for s in surges) + ".")
     print_latest_alerts(client, keys, all_subscriptions, args.show)
     failed = failed_count(counts) or counts.get(("feeds", "failed"), 0)
     return EXIT_INPUTS_FAILED if failed else EXIT_OK

@@ -12,6 +12,7 @@ import sys
 import threading
 
 from connectors.archive import archive_files, count_articles
+from connectors.counts import CountOptions, archive_time_span, load_countries
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
@@ -72,16 +73,35 @@ def run(args, beam_args):
     if args.subscriptions:
         subscriptions.update(load_subscriptions_file(args.subscriptions, known_topics=taxonomy))
     stats_key = keys.run_stats(new_run_id())
+    # Counts per series and time bucket: retention is measured from the archive's latest date.
+    span = archive_time_span(files)
+    counts_options = CountOptions(reference=span[1] if span else None, countries=load_countries())
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=alias_table(args), prefix=args.prefix, batch_size=args.batch_size,
-                       stats_key=stats_key, prefilter=args.prefilter)
+                       aliases=args.aliases, places=args.places, prefix=args.prefix, batch_size=args.batch_size,
+                       stats_key=stats_key, prefilter=args.prefilter, counts=counts_options)
     show_bar = sys.stderr.isatty() and not args.no_progress
     result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
                                 client, stats_key, count_articles(files), show_bar)
     counts = metric_counts(result)
     print_run_summary(counts, redis, f"Replayed {len(files)} file(s)", taxonomy, subscriptions)
+    print(replay_surges_line(client, keys.prefix, span))
     print_latest_alerts(client, keys, subscriptions, args.show)
     return EXIT_INPUTS_FAILED if failed_count(counts) else EXIT_OK
+
+
+def replay_surges_line(client, prefix, span):
+    """Detect surges over the replayed span, on the articles' own times; one line saying what came of it."""
+    from connectors.surges import SurgeWatch
+
+    if span is None:
+        return "Surges: none looked for (no article has a date)."
+    found = SurgeWatch(client, prefix).detect_range(span[0], span[1])
+    first, last = (SurgeWatch.iso(t)[:16].replace("T", " ") for t in span)
+    listed = ", ".join(f"{f['name']} ({f['level']}, {f['at'][:16].replace('T', ' ')})" for f in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return (f"Surges: {len(found)} new on {prefix}spikes for {first} to {last} UTC"
+            + (f": {listed}{more}" if found else "") + " (newsmon spikes --until DATE lists them).")
 
 
 def add_parser(commands):

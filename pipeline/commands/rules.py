@@ -14,7 +14,7 @@ from pathlib import Path
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
 from pipeline.commands.json_lines import article_json, print_json_line
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
-from pipeline.options import add_common_arguments, add_redis_arguments, alias_table, connect_redis
+from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_parser"]
@@ -34,7 +34,7 @@ def run_test(args, _beam_args):
         subscriptions = {args.rule: {k: v for k, v in rule.items() if k != "paused"}}
     matches = failures = 0
     for article, failed in preview_subscriptions(args.archive, taxonomy, subscriptions,
-                                                 model=args.model, aliases=alias_table(args)):
+                                                 model=args.model, aliases_path=args.aliases, places_path=args.places):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """``newsmon subscribe``: alert subscriptions stored in Redis.
 
     newsmon subscribe add nord-stream --topic sanctions --any "nord stream" --any gazprom
+    newsmon subscribe add surge --on-spike topic:arctic_militarization --level high
     newsmon subscribe list [--json]
     newsmon subscribe show|remove|pause|resume NAME
     newsmon subscribe import [FILE]      every subscription of a YAML file (default: the shipped examples)
@@ -14,6 +15,7 @@ which it publishes in Redis when it starts, else against the default taxonomy.
 ``(invalid: reason)``; the pipeline skips it with one log line and uses the others.
 """
 
+import argparse
 import json
 
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, running_topics
@@ -28,6 +30,14 @@ __all__ = ["add_parser", "rule_from_args"]
 
 def rule_from_args(args):
     """The rule the ``subscribe add`` options describe, e.g. ``{"topics": [...], "any": [...]}``."""
+    if getattr(args, "on_spike", None):
+        others = [name for name in ("topic", "any", "all", "none", "within", "entity", "source", "min_score",
+                                    "min_hits") if getattr(args, name, None) not in (None, [])]
+        if others:
+            raise UsageError(f"--on-spike subscribes to surges; it takes --level, not --{others[0].replace('_', '-')}")
+        return {"on_spike": args.on_spike, "level": args.level or "low"}
+    if getattr(args, "level", None):
+        raise UsageError("--level goes with --on-spike")
     rule = {}
     for field, values in (("topics", args.topic), ("any", args.any), ("none", args.none),
                           ("sources", args.source)):
@@ -93,7 +103,8 @@ def run(args, _beam_args):
             if "unknown topic" not in str(error):
                 raise
             raise UsageError(f"{error}; checked against {source}") from error
-        print(f"subscription {args.name} saved; its alerts go to {keys.alerts(args.name)}")
+        kind = "surge alerts" if args.on_spike else "alerts"
+        print(f"subscription {args.name} saved; its {kind} go to {keys.alerts(args.name)}")
     elif args.action == "import":
         topics, _source = known_topics(args, client, keys)
         subscriptions = load_subscriptions_file(args.file, known_topics=topics)  # all checked, or none stored
@@ -124,8 +135,11 @@ def add_parser(commands):
     actions = subscribe.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add", help="add or replace a subscription",
-        description="A subscription matches an article when all its conditions hold.",
-        epilog="example: newsmon subscribe add nord-stream --topic sanctions --any 'nord stream' --any gazprom")
+        description="A subscription matches an article when all its conditions hold; with --on-spike, "
+                    "it alerts when a series surges (newsmon spikes).",
+        epilog="examples: newsmon subscribe add nord-stream --topic sanctions --any 'nord stream' --any gazprom\n"
+               "          newsmon subscribe add surge --on-spike topic:arctic_militarization --level high",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("name", help="subscription name (lower-case letters, digits, - _ .)")
     add.add_argument("--topic", action="append", metavar="TOPIC", help="the article carries this topic")
     add.add_argument("--any", action="append", metavar="TERM", help="one of these terms occurs")
@@ -137,6 +151,11 @@ def add_parser(commands):
     add.add_argument("--source", action="append", metavar="SOURCE", help="only articles from this source")
     add.add_argument("--min-score", type=float, help="lowest score that alerts (0-1)")
     add.add_argument("--min-hits", type=int, help="least number of term occurrences")
+    add.add_argument("--on-spike", metavar="SERIES",
+                     help="alert on surges of a series instead of on articles: topic:ID, entity:NAME, "
+                          "country:CODE, topic:ID|entity:NAME, or KIND:* (see newsmon spikes)")
+    add.add_argument("--level", choices=("low", "medium", "high"),
+                     help="with --on-spike: the lowest surge level that alerts (default: low)")
     add.add_argument("--topics", metavar="FILE",
                      help="taxonomy whose topics --topic may name (default: the topics the running monitor "
                           "published in Redis, else seeds/topics.yaml)")

@@ -27,10 +27,11 @@ def run(args, _beam_args):
     from pipeline.tag import tag_paths
 
     taxonomy = load_taxonomy(args.topics)
-    aliases = alias_table(args)
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
     total = count_articles(archive_files(args.paths))
     failures = 0
-    tagged = progress(tag_paths(args.paths, taxonomy, model=args.model, aliases=aliases), total=total, desc="tag")
+    tagging = tag_paths(args.paths, taxonomy, model=args.model, aliases_path=args.aliases, places_path=args.places)
+    tagged = progress(tagging, total=total, desc="tag")
     for article, failed in tagged:
         if failed is not None:
             failures += 1

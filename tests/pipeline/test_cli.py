@@ -387,6 +387,18 @@ def test_a_stored_subscription_the_taxonomy_cannot_use_does_not_stop_a_replay(ca
     assert "ns2                           1 matched, 1 new" in out
 
 
+def test_eval_where_narrows_the_corpus_and_summary_prints_figures_only(capsys):
+    from tests.conftest import FIXTURES
+
+    corpus = str(FIXTURES / "entities" / "heldout.jsonl")
+    status, out, _ = run(capsys, "eval", corpus, "--where", "split=tune", "--where", "id=ent-nytimes-1",
+                         "--summary")
+    assert status == 0 and out.startswith("Evaluated 1 articles.")
+    assert "key-entity precision" in out and "Missed key entities" not in out and "Misses" not in out
+    status, _, err = run(capsys, "eval", corpus, "--where", "split=nowhere")
+    assert status == 2 and "no article" in err
+
+
 def test_feeds_status_shows_a_capped_feed(capsys, redis_url, redis_db, tmp_path):
     from tests.servers import FeedItem, LiveFeed
 

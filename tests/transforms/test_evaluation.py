@@ -130,7 +130,8 @@ def test_entity_recall_needs_the_canonical_name_and_the_label():
                                     ("Sergey Lavrov", "ORG"),  # right name, wrong label
                                     ("Reykjavik Harbour", "FAC")])]  # not the same name
     report = evaluate(corpus, output)
-    assert report.entities == EntityScore(expected=4, found=2, found_any_label=3)
+    assert report.entities == EntityScore(expected=4, found=2, found_any_label=3, top_found=2)
+    assert report.entities.precision == pytest.approx(0.5)  # of the first 4 extracted, 2 are key entities
     assert report.entities.recall == pytest.approx(0.5)
     assert report.entities.recall_any_label == pytest.approx(0.75)
     misses = {m.name: m for m in report.missed_entities}
