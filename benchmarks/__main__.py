@@ -25,6 +25,7 @@ RUNS = {
     "sink": ([], ["--events", "3000", "--repeats", "1"]),
     "feeds": ([], ["--feeds", "100", "--repeats", "1"]),
     "monitor": (["--minutes", "10"], ["--minutes", "2", "--skip-unfixed"]),
+    "stories": ([], ["--sizes", "100", "1000", "--probes", "40"]),
     "spikes": ([], ["--articles", "500", "--series", "1000", "--repeats", "1"]),
 }
 

@@ -120,10 +120,10 @@ def realistic_articles(count, topical, *, seed=1000, corpus=EVAL_CORPUS, taxonom
             title = _title(chosen[0], rng, set(used_titles))
             text = _paragraphs(chosen, rng)
             analyzed = analyze(f"{title}\n{text}")
-            has_topic = bool(matcher.match(analyzed=analyzed))
+            has_topic = bool(matcher.match(analyzed.text, analyzed=analyzed))
             if has_topic != is_topical:
                 continue
-            if not is_topical and not vocabulary.match(analyzed=analyzed):
+            if not is_topical and not vocabulary.match(analyzed.text, analyzed=analyzed):
                 continue
             used_titles.add(title.lower())
             articles.append({

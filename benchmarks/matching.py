@@ -6,8 +6,9 @@ One run, on the machine it runs on:
 
 1. start-up and memory: ``newsmon replay`` of 20 articles as a subprocess, with 10
    and with 10,000 generated subscriptions that match nothing (YAML files),
-   wall time and peak RSS of the process; the difference is what the 10,000 cost
-   (each size twice, alternating; the smaller figure of each is kept);
+   CPU seconds (the target: a busy machine stretches wall time), wall time and
+   peak RSS of the process; the difference is what the 10,000 cost (each size
+   twice, alternating; the smaller figure of each is kept);
 2. matching per article: ``match_subscriptions`` over tagged articles of a
    10%-topical realistic stream (benchmarks/corpus.py), CPU µs per article
    with 10, 1,000 and 10,000 subscriptions that match nothing, garbage
@@ -67,17 +68,18 @@ def silent_subscriptions(count, topic_ids, seed=17):
 
 def hitting_subscriptions(count, articles, seed=17):
     """``count`` rules of one word each, drawn from the words of ``articles`` (so they match)."""
-    from transforms.text import analysis_of
+    from transforms.text import analyze
 
     rng = random.Random(seed)
-    vocabulary = sorted({token for a in articles for token in analysis_of(a).tokens if len(token) > 3})
+    words = {token for a in articles for token in analyze(f"{a['title']}\n{a['text']}").tokens}
+    vocabulary = sorted(word for word in words if len(word) > 3)
     return {f"hit-{index:05d}": {"any": [rng.choice(vocabulary)]} for index in range(count)}
 
 
 # --- start-up and memory --------------------------------------------------------------
 
 def replay_process(archive, subscriptions_file, redis_url):
-    """Wall seconds and peak RSS (MB) of ``newsmon replay`` as a subprocess."""
+    """Wall seconds, CPU seconds and peak RSS (MB) of ``newsmon replay`` as a subprocess."""
     command = [sys.executable, "-m", "pipeline.cli", "replay", str(archive), "--subscriptions",
                str(subscriptions_file), "--redis", redis_url]
     start = time.perf_counter()
@@ -88,7 +90,7 @@ def replay_process(archive, subscriptions_file, redis_url):
     if process.returncode != 0:
         raise RuntimeError(f"newsmon replay failed: {process.stderr.read().decode()[-2000:]}")
     process.stderr.close()
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def measure_startup(directory, topic_ids, articles):
@@ -100,13 +102,13 @@ def measure_startup(directory, topic_ids, articles):
         files[count].write_text(yaml.safe_dump({"subscriptions": silent_subscriptions(count, topic_ids)}),
                                 encoding="utf-8")
     server = start_redis(directory)
-    best = {count: (float("inf"), float("inf")) for count in files}
+    best = {count: (float("inf"),) * 3 for count in files}
     try:
         for _ in range(2):
             for count, path in files.items():
                 server.client.flushall()
-                seconds, rss = replay_process(archive, path, server.url)
-                best[count] = (min(best[count][0], seconds), min(best[count][1], rss))
+                figures = replay_process(archive, path, server.url)
+                best[count] = tuple(min(old, new) for old, new in zip(best[count], figures))
     finally:
         server.stop()
     return best
@@ -118,8 +120,13 @@ def tagged_articles(articles):
     """Articles as MatchSubscriptions sees them: analysed, with entities and topics (NER by the model)."""
     from transforms.entities import canonical_entities, load_aliases, load_ner_model, ner_text
     from transforms.rules import compile_rules
-    from transforms.text import with_analysis
     from transforms.topics import load_taxonomy, tag_topics
+
+    try:
+        from transforms.text import with_analysis
+    except ImportError:  # a checkout from before one analysis per article (for a "before" figure)
+        def with_analysis(article):
+            return article, None
 
     nlp, aliases = load_ner_model(), load_aliases()
     topics = compile_rules(load_taxonomy(), kind="topic")
@@ -147,6 +154,13 @@ def _pass(articles, matcher, entries=False):
 
 
 def _compiled(subscriptions, topic_ids):
+    """The subscriptions' matcher, compiled as a worker compiles it."""
+    import transforms.rules
+
+    if not hasattr(transforms.rules, "find_terms"):  # a checkout from before RuleSet (a "before" figure)
+        from transforms.subscriptions import compile_subscriptions
+
+        return compile_subscriptions(subscriptions, topic_ids)
     from transforms.ruleset import RuleSet
 
     return RuleSet({}, subscriptions, known_topics=topic_ids).compiled().subscriptions
@@ -174,13 +188,14 @@ def measure_matching(articles, topic_ids, passes=5):
 
 def rows_for(startup, matching, article_count):
     rows = []
-    (small_s, small_mb), (big_s, big_mb) = startup[10], startup[10_000]
-    rows.append(("newsmon replay of 20 articles, 10 subscriptions: wall s / peak MB",
-                 f"{small_s:.2f} / {small_mb:.0f}", "", ""))
-    rows.append(("newsmon replay of 20 articles, 10,000 subscriptions: wall s / peak MB",
-                 f"{big_s:.2f} / {big_mb:.0f}", "", ""))
-    rows.append(("10,000 subscriptions add: start-up (s)", f"{big_s - small_s:+.2f}", "<= 1.0",
-                 "yes" if big_s - small_s <= 1.0 else "NO"))
+    (small_s, small_cpu, small_mb), (big_s, big_cpu, big_mb) = startup[10], startup[10_000]
+    rows.append(("newsmon replay of 20 articles, 10 subscriptions: wall s / CPU s / peak MB",
+                 f"{small_s:.2f} / {small_cpu:.2f} / {small_mb:.0f}", "", ""))
+    rows.append(("newsmon replay of 20 articles, 10,000 subscriptions: wall s / CPU s / peak MB",
+                 f"{big_s:.2f} / {big_cpu:.2f} / {big_mb:.0f}", "", ""))
+    rows.append(("10,000 subscriptions add: start-up, CPU s (wall s)",
+                 f"{big_cpu - small_cpu:+.2f} ({big_s - small_s:+.2f})", "<= 1.0",
+                 "yes" if big_cpu - small_cpu <= 1.0 else "NO"))
     rows.append(("10,000 subscriptions add: memory (MB)", f"{big_mb - small_mb:+.0f}", "<= 30",
                  "yes" if big_mb - small_mb <= 30 else "NO"))
 

@@ -7,13 +7,18 @@ Key layout (prefix configurable, default ``newsmon:``):
     newsmon:alerts:<subscription>  per subscription
     newsmon:deadletter             records that failed, with error and origin
     newsmon:seen:<stream>:<id>     idempotency markers, with a TTL
+    newsmon:seen:<alerts stream>:story:<story id>[:<growth>]   a subscription alerted a story / its growth
 
 Each entry is appended by one Lua script that sets the entry's markers
 (``SET NX EX``) and, only if none existed, does ``XADD ... MAXLEN ~``. So a
 replay, a retried bundle or a restarted monitor writes nothing twice. The
 marker is the article's id (feed GUID, else canonical URL without tracking
 parameters, else content): two different articles under the same title both
-alert. Entry fields are flat strings; lists go as JSON.
+alert. A subscription alerts once per story (AssignStories): the first
+matching article of a story writes a "new" alert, later ones only an
+"update" when the story grew as the subscription asked (``update_on``:
+source counts, a new country or entity); ``per: article`` alerts every
+article. Entry fields are flat strings; lists go as JSON.
 """
 
 import hashlib
@@ -26,6 +31,7 @@ from apache_beam.metrics import Metrics
 from redis.exceptions import NoScriptError
 
 from connectors.redis_connection import call_with_retry, redis_client
+from transforms.stories import story_growth
 
 __all__ = [
     "APPEND_ONCE_SCRIPT",
@@ -47,14 +53,22 @@ _KEY_ENTITIES = 10
 APPEND_ONCE_SCRIPT = """
 -- KEYS: per entry its markers, then its stream.
 -- ARGV: ttl, maxlen, then per entry: number of markers, number of field values (2 per field), the values.
--- Per entry, in order: the new stream id, or false when one of its markers existed (nothing appended).
+-- Per entry, in order: the new stream id, or false when one of its markers existed (nothing appended,
+-- and none of its markers set: a story alert's growth markers are set only with the alert).
 local ttl, maxlen = ARGV[1], ARGV[2]
 local k, a, ids = 1, 3, {}
 while a <= #ARGV do
   local markers, values = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   local fresh = true
-  for i = k, k + markers - 1 do
-    if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then fresh = false end
+  if markers == 1 then
+    fresh = redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) and true or false
+  else
+    for i = k, k + markers - 1 do
+      if redis.call('EXISTS', KEYS[i]) == 1 then fresh = false; break end
+    end
+    if fresh then
+      for i = k, k + markers - 1 do redis.call('SET', KEYS[i], '1', 'EX', ttl) end
+    end
   end
   if fresh then
     ids[#ids + 1] = redis.call('XADD', KEYS[k + markers], 'MAXLEN', '~', maxlen, '*',
@@ -98,8 +112,8 @@ class RedisKeys:
         return f"{self.prefix}seen:processed:{article_id}"
 
 
-def _json(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every entry: json.dumps with options builds a new encoder per call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _article_fields(article):
@@ -161,10 +175,31 @@ def article_entries(article, keys):
     alerts = article.get("alerts", ())
     shared = (article_fields, _alert_context(article)) if alerts else None
     for alert in alerts:
-        stream = keys.alerts(alert["id"])
-        markers = (keys.seen(stream, article["id"]),)
-        result.append((f"alerts:{alert['id']}", stream, markers, alert_fields(article, alert, _shared=shared)))
+        result.extend(_alert_entries(article, alert, keys, shared))
     return result
+
+
+def _alert_entries(article, alert, keys, shared):
+    """Per article: one entry, marked by the article. Per story (the default): a "new" entry marked
+    by the story, so only the story's first matching article alerts, and an "update" entry for
+    each growth the subscription asked for, marked by the story and that growth. The "new"
+    entry carries the growth markers too: a story first seen with 5 sources alerts once, as new.
+    """
+    stream, kind = keys.alerts(alert["id"]), f"alerts:{alert['id']}"
+    article_marker = keys.seen(stream, article["id"])
+    story = article.get("story")
+    fields = alert_fields(article, alert, _shared=shared)
+    if alert.get("per", "story") == "article" or not story:
+        return [(kind, stream, (article_marker,), {**fields, "alert": "article"})]
+    story_fields = {"story_articles": str(story.get("articles", "")), "story_sources": str(story.get("sources", ""))}
+    growth = story_growth(story, alert.get("update_on"))
+    story_marker = keys.seen(stream, f"story:{story['id']}")
+    growth_markers = [keys.seen(stream, f"story:{story['id']}:{marker}") for marker, _ in growth]
+    entries = [(kind, stream, (article_marker, story_marker, *growth_markers),
+                {**fields, "alert": "new", **story_fields})]
+    for (_, reason), marker in zip(growth, growth_markers):
+        entries.append((kind, stream, (marker,), {**fields, "alert": "update", "update": reason, **story_fields}))
+    return entries
 
 
 def deadletter_entries(record, keys):

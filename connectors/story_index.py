@@ -37,6 +37,7 @@ every retry starts again from the read, and the script makes the retry safe.
 
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 
 from connectors.redis_connection import call_with_retry, redis_client
@@ -60,7 +61,8 @@ COMMIT_SCRIPT = """
 --       8 near-duplicate bands, 9 has url, 10 has text, 11 article id, 12 article JSON, 13 source,
 --       14 headline, 15 vector JSON, 16 entities JSON [[key, name, label], ...], 17 topics JSON,
 --       18 centroid terms kept, 19 considered story ids JSON, 20 recent kept, 21 url, 22 entities kept,
---       23 now (wall clock), 24 stories kept per posting, 25 stories kept in by_time
+--       23 now (wall clock), 24 stories kept per posting, 25 stories kept in by_time, 26 housekeeping (1|0),
+--       27 entities of a new story JSON {key: [name, label, 1]}, 28 topics of a new story JSON {topic: 1}
 local mode, sid = ARGV[1], ARGV[2]
 local read_seq, ttl, t = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local nb, np, near = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -100,24 +102,7 @@ if mode == 'new' then
 end
 if mode == 'join' and redis.call('EXISTS', story) == 0 then return {'gone', sid} end
 
-local status = 'joined'
-if mode ~= 'join' then
-  status = 'created'
-  local seq = redis.call('INCR', KEYS[4])
-  redis.call('ZADD', KEYS[5], seq, sid)
-  redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[20]) + 1))
-  redis.call('HSET', story, 'headline', ARGV[14], 'url', ARGV[21], 'first', t, 'last', t,
-             'created', ARGV[23], 'centroid', '{}', 'entities', '{}', 'topics', '{}')
-else
-  if t < tonumber(redis.call('HGET', story, 'first')) then redis.call('HSET', story, 'first', t) end
-  if t > tonumber(redis.call('HGET', story, 'last')) then redis.call('HSET', story, 'last', t) end
-end
-local count = redis.call('HINCRBY', story, 'articles', 1)
-redis.call('HSET', articles, ARGV[11], ARGV[12])
-if ARGV[13] ~= '' then redis.call('SADD', sources, ARGV[13]) end
-local nsources = redis.call('SCARD', sources)
-redis.call('HSET', story, 'sources', nsources, 'updated', ARGV[23])
-
+local housekeeping = ARGV[26] == '1'  -- trims capped sets; one commit in 16
 local function top(map, size, weight)
   local items = {}
   for k, v in pairs(map) do items[#items + 1] = {k, v} end
@@ -131,30 +116,48 @@ local function top(map, size, weight)
   for i = 1, size do kept[items[i][1]] = items[i][2] end
   return kept
 end
-local centroid = cjson.decode(redis.call('HGET', story, 'centroid'))
-for term, w in pairs(cjson.decode(ARGV[15])) do centroid[term] = (centroid[term] or 0) + w end
-centroid = top(centroid, tonumber(ARGV[18]), function(v) return v end)
-redis.call('HSET', story, 'centroid', cjson.encode(centroid))
 
-local entities, fresh = cjson.decode(redis.call('HGET', story, 'entities')), {}
-for _, e in ipairs(cjson.decode(ARGV[16])) do
-  local known = entities[e[1]]
-  if known then known[3] = known[3] + 1
-  else
-    entities[e[1]] = {e[2], e[3], 1}
-    if status == 'joined' then fresh[#fresh + 1] = {e[2], e[3]} end
+local status, fresh, last = 'joined', {}, t
+if mode ~= 'join' then
+  -- A new story: its centroid, entities and topics are the article's, as sent.
+  status = 'created'
+  local seq = redis.call('INCR', KEYS[4])
+  redis.call('ZADD', KEYS[5], seq, sid)
+  if housekeeping then redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -(tonumber(ARGV[20]) + 1)) end
+  redis.call('HSET', story, 'headline', ARGV[14], 'url', ARGV[21], 'first', t, 'last', t, 'created', ARGV[23],
+             'centroid', ARGV[15], 'entities', ARGV[27], 'topics', ARGV[28])
+else
+  local first, known_last, centroid, entities, topics = unpack(redis.call('HMGET', story, 'first', 'last',
+                                                                          'centroid', 'entities', 'topics'))
+  if t < tonumber(first) then redis.call('HSET', story, 'first', t) end
+  if t > tonumber(known_last) then redis.call('HSET', story, 'last', t) else last = tonumber(known_last) end
+  centroid = cjson.decode(centroid)
+  for term, w in pairs(cjson.decode(ARGV[15])) do centroid[term] = (centroid[term] or 0) + w end
+  centroid = top(centroid, tonumber(ARGV[18]), function(v) return v end)
+  entities = cjson.decode(entities)
+  for _, e in ipairs(cjson.decode(ARGV[16])) do
+    local known = entities[e[1]]
+    if known then known[3] = known[3] + 1
+    else
+      entities[e[1]] = {e[2], e[3], 1}
+      fresh[#fresh + 1] = {e[2], e[3]}
+    end
   end
+  entities = top(entities, tonumber(ARGV[22]), function(v) return v[3] end)
+  topics = cjson.decode(topics)
+  for _, id in ipairs(cjson.decode(ARGV[17])) do topics[id] = (topics[id] or 0) + 1 end
+  redis.call('HSET', story, 'centroid', cjson.encode(centroid), 'entities', cjson.encode(entities),
+             'topics', cjson.encode(topics))
 end
-entities = top(entities, tonumber(ARGV[22]), function(v) return v[3] end)
-redis.call('HSET', story, 'entities', cjson.encode(entities))
-local topics = cjson.decode(redis.call('HGET', story, 'topics'))
-for _, id in ipairs(cjson.decode(ARGV[17])) do topics[id] = (topics[id] or 0) + 1 end
-redis.call('HSET', story, 'topics', cjson.encode(topics))
+local count = redis.call('HINCRBY', story, 'articles', 1)
+redis.call('HSET', articles, ARGV[11], ARGV[12])
+if ARGV[13] ~= '' then redis.call('SADD', sources, ARGV[13]) end
+local nsources = redis.call('SCARD', sources)
+redis.call('HSET', story, 'sources', nsources, 'updated', ARGV[23])
 
-local last = tonumber(redis.call('HGET', story, 'last'))
 redis.call('EXPIRE', story, ttl)
 redis.call('EXPIRE', articles, ttl)
-redis.call('EXPIRE', sources, ttl)
+if nsources > 0 then redis.call('EXPIRE', sources, ttl) end
 redis.call('SET', KEYS[1], sid, 'EX', ttl)
 if ARGV[9] == '1' then redis.call('SET', KEYS[2], sid, 'NX', 'EX', ttl) end
 if ARGV[10] == '1' then redis.call('SET', KEYS[3], sid, 'NX', 'EX', ttl) end
@@ -162,11 +165,11 @@ for i = 1, nb do redis.call('SET', KEYS[9 + i], sid, 'NX', 'EX', ttl) end
 for i = 1, np do
   local posting = KEYS[9 + nb + i]
   redis.call('ZADD', posting, 'GT', last, sid)
-  redis.call('ZREMRANGEBYRANK', posting, 0, -(posting_cap + 1))
+  if housekeeping then redis.call('ZREMRANGEBYRANK', posting, 0, -(posting_cap + 1)) end
   redis.call('EXPIRE', posting, ttl)
 end
 redis.call('ZADD', KEYS[6], 'GT', last, sid)
-redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(tonumber(ARGV[25]) + 1))
+if housekeeping then redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(tonumber(ARGV[25]) + 1)) end
 for i = 4, 6 do redis.call('EXPIRE', KEYS[i], ttl) end
 return {status, sid, count, nsources, cjson.encode(fresh)}
 """
@@ -356,7 +359,8 @@ class StoryIndex:
         decision = choose_story(features, candidates, self.settings)
         return decision, decision.how
 
-    def _commit_decision(self, features, mode, story_id, how, read_seq, considered, score):
+    def _commit_decision(self, features, mode, story_id, how, read_seq, considered, score, client=None):
+        """Run the commit script (on ``client``, say a pipeline, if given)."""
         keys, s = self.keys, self.settings
         article = {"title": features.title, "url": features.url, "source": features.source,
                    "published": features.published, "time": features.time, "how": how, "score": score}
@@ -367,14 +371,19 @@ class StoryIndex:
                        *(keys.band(b) for b in features.bands),
                        *(keys.posting(p) for p in features.postings)]
         entities = [[name.lower(), name, label] for name, label in features.entities]
+        first_entities = {}
+        for key, name, label in entities:
+            first_entities.setdefault(key, [name, label, 1])
+        housekeeping = zlib.crc32(features.article_id.encode()) % 16 == 0
         args = [mode, story_id, read_seq, self.ttl_seconds, repr(float(features.time)),
                 len(features.bands), len(features.postings), s.near_duplicate_bands,
                 "1" if features.url_key else "0", "1" if features.text_key else "0",
                 features.article_id, _json(article), features.source, features.title,
                 _json(features.vector), _json(entities), _json(list(features.topics)), s.centroid_terms,
                 _json(sorted(considered)), _RECENT_KEPT, features.url, _ENTITIES_KEPT, repr(time.time()),
-                _POSTING_KEPT, _LISTED_KEPT]
-        return self._commit(keys=script_keys, args=args)
+                _POSTING_KEPT, _LISTED_KEPT, "1" if housekeeping else "0",
+                _json_object(first_entities), _json_object(dict.fromkeys(features.topics, 1))]
+        return self._commit(keys=script_keys, args=args, client=client)
 
     def _already_assigned(self, story_id):
         articles, sources = self._client.hmget(self.keys.story(story_id), "articles", "sources")
@@ -383,7 +392,8 @@ class StoryIndex:
     # --- reading stories -------------------------------------------------------------------------
 
     def story(self, story_id):
-        """The story's summary and its articles in time order, or None if there is none (or it expired)."""
+        """The story's summary with ``items``, its articles in time order, or None if there is none
+        (or it expired)."""
         pipe = self._client.pipeline(transaction=False)
         pipe.hgetall(self.keys.story(story_id))
         pipe.hgetall(self.keys.story_articles(story_id))
@@ -397,7 +407,7 @@ class StoryIndex:
             item = json.loads(meta)
             listed.append({"id": article_id, **item})
         listed.sort(key=lambda a: (a.get("time", 0), a["id"]))
-        story["articles"] = listed
+        story["items"] = listed  # "articles" stays the count
         story["source_names"] = sorted(sources)
         return story
 
@@ -439,6 +449,11 @@ def _join(story_id):
 
 def _json(value):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_object(mapping):
+    """A JSON object, "{}" when empty (as Lua's cjson writes an empty table)."""
+    return _json(mapping) if mapping else "{}"
 
 
 def _summary(story_id, fields):

@@ -29,6 +29,7 @@ import yaml
 
 from transforms.rules import RuleError
 from transforms.subscriptions import compile_subscriptions
+from transforms.yaml_loading import load_yaml
 
 __all__ = [
     "LiveSubscriptions",
@@ -40,8 +41,6 @@ __all__ = [
     "subscription_problem",
 ]
 
-# libyaml's parser where PyYAML has it: ~10x faster than the pure-Python one on large files.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def load_subscriptions_file(path, known_topics=None):
     """``{name: rule}`` from a YAML file with a ``subscriptions:`` mapping; RuleError if invalid."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_YAML_LOADER)
+            data = load_yaml(handle)
     except OSError as error:
         raise RuleError(f"{path}: cannot read subscriptions: {error.strerror}") from error
     except yaml.YAMLError as error:

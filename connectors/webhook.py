@@ -6,8 +6,13 @@
 The JSON body carries every alert field, ``alert_id`` and ``text``, a
 one-paragraph summary a chat webhook can show as it is:
 
-    {"alert_id": "ns2:1715680000000-0", "text": "[ns2] Germany halts Nord Stream 2 certification — https://…",
-     "subscription": "ns2", "title": "…", "url": "…", "topics": [...], "entities": [...], ...}
+    {"alert_id": "ns2:1715680000000-0",
+     "text": "[ns2] New story: Germany halts Nord Stream 2 — https://…\nstory 3f2a…: 4 sources, 5 articles",
+     "subscription": "ns2", "alert": "new", "story": "3f2a…", "story_sources": 4, "story_articles": 5,
+     "title": "…", "url": "…", "topics": [...], "entities": [...], ...}
+
+``alert`` is "new" (a story's first matching article), "update" (the story grew as the
+subscription asked; ``update`` says how) or "article" (``--per article``).
 
 Delivery is at least once: an alert is acknowledged only after a 2xx, so a
 deliverer stopped between the POST and the ack sends it again. Every POST
@@ -80,14 +85,21 @@ def alert_payload(entry_id, fields, *, subscription=None):
             except (TypeError, ValueError):
                 pass
         payload[name] = value
+    for name in ("story_sources", "story_articles"):
+        if str(payload.get(name, "")).isdigit():
+            payload[name] = int(payload[name])
     topics = ", ".join(t["id"] for t in payload.get("topics", ()) if isinstance(t, dict))
-    headline = f"[{payload.get('subscription', '')}] {payload.get('title', '')}"
+    kind = {"new": "New story: ", "update": f"Update ({payload.get('update', '')}): "}.get(payload.get("alert"), "")
+    headline = f"[{payload.get('subscription', '')}] {kind}{payload.get('title', '')}"
     if payload.get("url"):
         headline += f" — {payload['url']}"
     if topics:
         headline += f" ({topics})"
     evidence = payload.get("evidence") or []
     payload["text"] = headline + (f"\n> {evidence[0]}" if evidence else "")
+    if payload.get("story") and payload.get("alert") in ("new", "update"):
+        payload["text"] += (f"\nstory {payload['story']}: {payload.get('story_sources', '?')} sources,"
+                            f" {payload.get('story_articles', '?')} articles")
     return payload
 
 

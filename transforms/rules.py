@@ -41,7 +41,7 @@ can be without entities (transforms/relevance.py).
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from transforms.text import analyze, term_tokens
 
@@ -97,7 +97,7 @@ class _Rule:
     sources: frozenset = frozenset()
     min_hits: int = 1
     min_score: float = 0.0
-    spelling: dict = field(default_factory=dict)  # term tokens -> the rule's spelling
+    spelling: dict = None  # term tokens -> the rule's spelling, where not the tokens joined by spaces
 
     @property
     def has_terms(self):
@@ -124,7 +124,7 @@ def _term_list(rule_id, name, value, spelling):
         key = term_tokens(term) if isinstance(term, str) else ()
         if not key:
             raise RuleError(f"rule {rule_id!r}: field {name!r}: {term!r} is not a term with words")
-        spelling.setdefault(key, term)
+        spelling.setdefault(key, term)  # the first spelling wins
         keys.append(key)
     return tuple(dict.fromkeys(keys))
 
@@ -139,17 +139,18 @@ def _parse_rule(rule_id, spec, kind):
             f"rule {rule_id!r}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(_FIELDS))})"
         )
     rule = _Rule(rule_id)
+    spelling = {}
     if "any" in spec:
-        rule.any_terms = _term_list(rule_id, "any", spec["any"], rule.spelling)
+        rule.any_terms = _term_list(rule_id, "any", spec["any"], spelling)
     if "all" in spec:
         groups = spec["all"]
         if not isinstance(groups, list) or not groups:
             raise RuleError(f"rule {rule_id!r}: field 'all': expected a list of term groups")
         rule.all_groups = tuple(
-            _term_list(rule_id, f"all[{i}]", group, rule.spelling) for i, group in enumerate(groups)
+            _term_list(rule_id, f"all[{i}]", group, spelling) for i, group in enumerate(groups)
         )
     if "none" in spec:
-        rule.none_terms = _term_list(rule_id, "none", spec["none"], rule.spelling)
+        rule.none_terms = _term_list(rule_id, "none", spec["none"], spelling)
     if "within" in spec:
         within = spec["within"]
         if within == "sentence" or (isinstance(within, int) and not isinstance(within, bool) and within > 0):
@@ -200,6 +201,9 @@ def _parse_rule(rule_id, spec, kind):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
             raise RuleError(f"rule {rule_id!r}: field 'min_score': expected a number from 0 to 1, got {value!r}")
         rule.min_score = float(value)
+    # Most terms are spelled as their tokens joined by spaces: keep only the others
+    # (10,000 rules hold one small dict fewer each).
+    rule.spelling = {key: term for key, term in spelling.items() if term != " ".join(key)} or None
     if not (rule.has_terms or rule.entities or rule.topics):
         raise RuleError(
             f"rule {rule_id!r}: empty rule: give at least one of 'any', 'all', 'entities' or 'topics'"
@@ -253,10 +257,10 @@ class RuleMatcher:
     def __init__(self, rules):
         self.rules = rules
         self._trie = {}
-        self._rules_by_term = defaultdict(set)
-        self._rules_by_entity = defaultdict(set)  # (label, name) -> rules without terms
-        self._rules_by_name = defaultdict(set)  # name -> the same rules, before NER
-        self._rules_by_topic = defaultdict(set)  # topic -> rules without terms or entities
+        self._rules_by_term = defaultdict(list)
+        self._rules_by_entity = defaultdict(list)  # (label, name) -> rules without terms
+        self._rules_by_name = defaultdict(list)  # name -> the same rules, before NER
+        self._rules_by_topic = defaultdict(list)  # topic -> rules without terms or entities
         self._topics_by_rule = {rule.rule_id: rule.topics for rule in rules if rule.topics}
         for index, rule in enumerate(rules):
             terms = set(rule.any_terms) | set(rule.none_terms)
@@ -265,16 +269,16 @@ class RuleMatcher:
             for key in terms:
                 self._add_term(key)
                 if key not in rule.none_terms:
-                    self._rules_by_term[key].add(index)
+                    self._rules_by_term[key].append(index)
             if not rule.has_terms:
                 if rule.entities:
                     label, names = rule.entities[0]
                     for name in names:
-                        self._rules_by_entity[(label, name)].add(index)
-                        self._rules_by_name[name].add(index)
+                        self._rules_by_entity[(label, name)].append(index)
+                        self._rules_by_name[name].append(index)
                 else:
                     for topic in rule.topics:
-                        self._rules_by_topic[topic].add(index)
+                        self._rules_by_topic[topic].append(index)
 
     def __len__(self):
         return len(self.rules)
@@ -422,7 +426,8 @@ class RuleMatcher:
 
 def _hit(rule, analyzed, spans, score):
     spans.sort()
-    terms = list(dict.fromkeys(rule.spelling[key] for _, _, key in spans))
+    spelling = rule.spelling or {}
+    terms = list(dict.fromkeys(spelling.get(key) or " ".join(key) for _, _, key in spans))
     sentences = list(dict.fromkeys(analyzed.sentence_of[s] for s, _, _ in spans))
     evidence = [analyzed.sentence_text(i)[:_MAX_EVIDENCE_CHARS] for i in sentences[:_MAX_EVIDENCE]]
     return Hit(rule.rule_id, score, terms, evidence)

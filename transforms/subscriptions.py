@@ -3,10 +3,13 @@
 A subscription is a rule in the language of transforms/rules.py that may also
 name topics. Every match becomes an alert on the article:
 
-    "alerts": [{"id": "nord-stream", "score": 0.64, "terms": ["nord stream"], "evidence": [...]}]
+    "alerts": [{"id": "nord-stream", "score": 0.64, "terms": ["nord stream"], "evidence": [...],
+                "per": "story", "update_on": {"sources": [3, 10], "countries": true, "entities": false}}]
 
 All subscriptions compile into one matcher, so one pass over the article
-serves them all.
+serves them all. ``per`` and ``update_on`` say how the sink turns matches into
+alerts: once per story (the default; again only when the story grows as
+``update_on`` asks), or once per article (``per: article``).
 """
 
 import logging
@@ -20,12 +23,55 @@ from transforms.rules import RuleError, compile_rules, validate_rule_id
 from transforms.spikes import validate_spike_rule
 from transforms.text import analysis_of, without_analysis
 
-__all__ = ["MatchSubscriptions", "compile_subscriptions", "match_subscriptions", "rule_of"]
+__all__ = ["MatchSubscriptions", "compile_subscriptions", "delivery_of", "match_subscriptions", "rule_of"]
 
 _log = logging.getLogger(__name__)
 
 # Fields of a stored subscription that are not part of its rule.
-_STATE_FIELDS = ("paused", "created")
+_STATE_FIELDS = ("paused", "created", "per", "update_on")
+_PER = ("story", "article")
+
+
+def delivery_of(subscription, name="subscription"):
+    """How a subscription's matches become alerts; RuleError for a bad value.
+
+    ``per``: "story" (default: the first matching article of a story alerts, later ones only as an
+    update) or "article" (every matching article). ``update_on``: a list like
+    ``["sources:3,10", "countries", "entities"]`` (or the mapping this returns): an update when the
+    story reaches 3, then 10 sources, or an article brings a country / an entity new to the story.
+
+        {"per": "story", "update_on": {"sources": [3, 10], "countries": True, "entities": False}}
+    """
+    per = subscription.get("per", "story")
+    if per not in _PER:
+        raise RuleError(f"subscription {name!r}: 'per' must be story or article, got {per!r}")
+    update_on = {"sources": [], "countries": False, "entities": False}
+    given = subscription.get("update_on") or []
+    if isinstance(given, dict):
+        given = ([f"sources:{','.join(str(n) for n in given.get('sources') or [])}"] if given.get("sources") else []) \
+            + [k for k in ("countries", "entities") if given.get(k)]
+    if isinstance(given, str) or not isinstance(given, list):
+        given = [given]
+    for item in given:
+        kind, _, values = str(item).partition(":")
+        kind = kind.strip().lower()
+        if kind == "sources":
+            try:
+                counts = sorted({int(v) for v in values.split(",") if v.strip()})
+            except ValueError:
+                counts = []
+            if not counts or counts[0] < 2:
+                raise RuleError(f"subscription {name!r}: update_on {item!r}: expected sources:N[,M...]"
+                                " with counts of at least 2")
+            update_on["sources"] = counts
+        elif kind in ("countries", "entities") and not values:
+            update_on[kind] = True
+        else:
+            raise RuleError(f"subscription {name!r}: update_on {item!r}: expected sources:N[,M...],"
+                            " countries or entities")
+    if per == "article" and (update_on["sources"] or update_on["countries"] or update_on["entities"]):
+        raise RuleError(f"subscription {name!r}: update_on applies to per: story only")
+    return {"per": per, "update_on": update_on}
 
 
 def rule_of(subscription):
@@ -55,7 +101,10 @@ def compile_subscriptions(subscriptions, known_topics=None):
                 raise RuleError(str(error)) from error
     active = {name: rule_of(sub) for name, sub in subscriptions.items()
               if not sub.get("paused") and "on_spike" not in sub}
-    return compile_rules(active, kind="subscription", known_topics=known_topics)
+    delivery = {name: delivery_of(subscriptions[name], name) for name in active}
+    matcher = compile_rules(active, kind="subscription", known_topics=known_topics)
+    matcher.delivery = delivery  # how each subscription's matches become alerts (delivery_of)
+    return matcher
 
 
 def match_subscriptions(article, matcher):
@@ -69,8 +118,10 @@ def match_subscriptions(article, matcher):
         source=article.get("source", ""),
     )
     alerts = []
+    delivery = getattr(matcher, "delivery", {})
     for hit in hits:
         alert = hit.to_dict()
+        alert.update(delivery.get(hit.rule_id) or {"per": "story"})
         if not alert["evidence"]:
             # A rule of topics and entities only: its topics' evidence explains the alert.
             required = matcher.topics_of(hit.rule_id)

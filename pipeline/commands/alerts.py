@@ -46,6 +46,10 @@ def format_alert(entry_id, fields):
              f"    topics: {topics or '-'}  terms: {terms or '-'}  score: {fields.get('score', '')}"]
     if evidence:
         lines.append(f"    evidence: {evidence[0]}")
+    if fields.get("story") and fields.get("alert") in ("new", "update"):
+        kind = "new story" if fields["alert"] == "new" else f"update: {fields.get('update', '')}"
+        lines.append(f"    story: {fields['story']} ({kind}), {fields.get('story_sources', '?')} sources,"
+                     f" {fields.get('story_articles', '?')} articles")
     return "\n".join(" ".join(strip_control_chars(line).split("\n")) for line in lines)
 
 

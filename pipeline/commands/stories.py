@@ -93,7 +93,7 @@ def run_show(args, _beam_args):
     print(f"{story['articles']} articles from {story['sources']} sources, {_when(story['first'])} to"
           f" {_when(story['last'])} UTC; topics: {_topics(story)}")
     print(f"entities: {_entities(story, 10)}")
-    for article in story["articles"]:
+    for article in story["items"]:
         print(f"  {_when(article.get('time')):<16}  {_clean(article.get('source')) or '-':<24}"
               f"  {_clean(article.get('title'), 80)}  [{article.get('how', '')}]")
         if article.get("url"):

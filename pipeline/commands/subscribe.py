@@ -1,6 +1,8 @@
 """``newsmon subscribe``: alert subscriptions stored in Redis.
 
     newsmon subscribe add nord-stream --topic sanctions --any "nord stream" --any gazprom
+    newsmon subscribe add arctic --topic arctic_militarization --update-on sources:3,10 --update-on countries
+    newsmon subscribe add wire --topic sanctions --per article
     newsmon subscribe add surge --on-spike topic:arctic_militarization --level high
     newsmon subscribe list [--json]
     newsmon subscribe show|remove|pause|resume NAME
@@ -59,6 +61,10 @@ def rule_from_args(args):
         rule["min_score"] = args.min_score
     if args.min_hits is not None:
         rule["min_hits"] = args.min_hits
+    if args.per and args.per != "story":
+        rule["per"] = args.per
+    if args.update_on:
+        rule["update_on"] = args.update_on
     return rule
 
 
@@ -151,6 +157,13 @@ def add_parser(commands):
     add.add_argument("--source", action="append", metavar="SOURCE", help="only articles from this source")
     add.add_argument("--min-score", type=float, help="lowest score that alerts (0-1)")
     add.add_argument("--min-hits", type=int, help="least number of term occurrences")
+    add.add_argument("--per", choices=("story", "article"), default="story",
+                     help="alert once per story (default: the first matching article of a story, as 'new')"
+                          " or for every matching article (the old behaviour)")
+    add.add_argument("--update-on", action="append", metavar="sources:N,M|countries|entities",
+                     help="with --per story, alert again as an 'update' (same story id, its source count) when"
+                          " the story reaches N, then M sources, or an article brings a new country / entity;"
+                          " repeat for several")
     add.add_argument("--on-spike", metavar="SERIES",
                      help="alert on surges of a series instead of on articles: topic:ID, entity:NAME, "
                           "country:CODE, topic:ID|entity:NAME, or KIND:* (see newsmon spikes)")

@@ -20,7 +20,9 @@ def archive(tmp_path):
 
 
 def story_state(client):
-    return {key: client.dump(key) for key in sorted(client.keys("newsmon:stor*"))}
+    from tests.connectors.test_story_index import snapshot
+
+    return snapshot(client, "newsmon:stor*")
 
 
 def test_replay_assigns_stories_and_a_second_replay_writes_nothing(archive, redis_url, redis_db, taxonomy):
@@ -75,6 +77,7 @@ def test_stories_commands_list_and_show(archive, redis_url, capsys):
     assert main(["stories", "show", _article_id(WIRE), "--redis", redis_url]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"Story {_article_id(WIRE)}: {WIRE['title']}"
+    assert out.splitlines()[1].startswith("3 articles from 3 sources, 2024-06-24 10:00 to 2024-06-24 15:00 UTC")
     assert out.index(WIRE["title"], 60) < out.index(SYNDICATED["title"]) < out.index(OTHER_OUTLET["title"])
     assert SYNDICATED["url"] in out and "[near_duplicate]" in out and "[same_event]" in out
 
@@ -83,3 +86,40 @@ def test_stories_commands_list_and_show(archive, redis_url, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["stories", "--since", "yesterday-ish"])
     assert exited.value.code == 2
+
+
+def test_a_subscription_alerts_once_per_story_unless_per_article(archive, redis_url, redis_db, taxonomy):
+    subscriptions = {"eu": {"topics": ["sanctions"], "update_on": ["sources:3"]},
+                     "eu-wire": {"topics": ["sanctions"], "per": "article"}}
+    config = RunConfig(redis_url=redis_url, taxonomy=taxonomy, subscriptions=subscriptions)
+    run_replay([archive], config)
+    story = {fields["id"]: fields for _, fields in redis_db.xrange("newsmon:alerts:eu-wire")}
+    sanctioned = {a["id"] for a in (WIRE, SYNDICATED, OTHER_OUTLET, NEXT_PACKAGE)}
+    assert {_article_id(a) for a in ALL if a["id"] in sanctioned} == set(story)
+    assert {f["alert"] for f in story.values()} == {"article"}
+    per_story = [fields for _, fields in redis_db.xrange("newsmon:alerts:eu")]
+    news = [f for f in per_story if f["alert"] == "new"]
+    assert sorted(f["story"] for f in news) == sorted({_article_id(WIRE), _article_id(NEXT_PACKAGE)})
+    # The EU story reached 3 sources: an update, unless its first matching article already had them.
+    eu = [f for f in per_story if f["story"] == _article_id(WIRE)]
+    assert len(eu) == 1 + (eu[0]["story_sources"] != "3")
+    assert all(f["update"] == "3 sources" for f in eu if f["alert"] == "update")
+    before = {key: redis_db.xlen(key) for key in ("newsmon:alerts:eu", "newsmon:alerts:eu-wire")}
+    run_replay([archive], config)
+    assert {key: redis_db.xlen(key) for key in before} == before
+
+
+def test_subscribe_per_and_update_on(redis_url, redis_db, capsys):
+    from pipeline.cli import main
+
+    assert main(["subscribe", "add", "arctic", "--topic", "arctic_militarization", "--update-on", "sources:3,10",
+                 "--update-on", "countries", "--redis", redis_url]) == 0
+    assert main(["subscribe", "add", "wire", "--topic", "sanctions", "--per", "article", "--redis", redis_url]) == 0
+    stored = {name: json.loads(rule) for name, rule in redis_db.hgetall("newsmon:subscriptions").items()}
+    assert stored["arctic"]["update_on"] == ["sources:3,10", "countries"] and "per" not in stored["arctic"]
+    assert stored["wire"]["per"] == "article"
+    capsys.readouterr()
+    assert main(["subscribe", "add", "bad", "--topic", "sanctions", "--update-on", "weather",
+                 "--redis", redis_url]) == 2
+    assert "update_on 'weather'" in capsys.readouterr().err
+    assert "bad" not in redis_db.hgetall("newsmon:subscriptions")

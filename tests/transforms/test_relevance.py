@@ -77,3 +77,32 @@ def test_with_topics_not_mattering_only_subscriptions_decide():
 def test_paused_subscriptions_do_not_make_articles_relevant():
     relevance = RelevanceFilter({}, {"g": {"any": ["gazprom"], "paused": True}})
     assert not relevance.relevant("Gazprom results beat forecasts.")
+
+
+def test_relevance_topics_and_subscriptions_share_one_analysis(monkeypatch):
+    import transforms.relevance
+    import transforms.rules
+    import transforms.text
+    from transforms.relevance import _MarkRelevanceFn
+    from transforms.ruleset import RuleSet
+    from transforms.subscriptions import _MatchSubscriptionsFn
+    from transforms.topics import _TagTopicsFn
+
+    calls = []
+
+    def counted(text):
+        calls.append(text)
+        return real(text)
+
+    real = transforms.text.analyze
+    for module in (transforms.text, transforms.rules, transforms.relevance):
+        monkeypatch.setattr(module, "analyze", counted)
+    rules = RuleSet(TAXONOMY, {"gazprom": {"topics": ["sanctions"], "any": ["gazprom"]}})
+    steps = [_MarkRelevanceFn(rules, None), _TagTopicsFn(rules), _MatchSubscriptionsFn(rules, None)]
+    for step in steps:
+        step.setup()
+    article = {"id": "a", "title": "Gazprom hit", "text": "New sanctions on Gazprom.", "source": ""}
+    for step in steps:
+        [article] = list(step.process(article))
+    assert [a["id"] for a in article["alerts"]] == ["gazprom"] and article["topics"][0]["id"] == "sanctions"
+    assert len(calls) == 1 and "analysis" not in article  # analysed once; the output leaves it out

@@ -141,3 +141,18 @@ def test_the_best_of_several_candidates_wins():
     other = article_features(OTHER_OUTLET, now=0)
     decision = choose_story(other, [candidate_of(BAKE_SALE), candidate_of(NEXT_PACKAGE), candidate_of(WIRE)])
     assert decision.story_id == WIRE["id"]
+
+
+def teaser(number, title, text):
+    return {"id": f"teaser{number}", "title": title, "text": text, "published": "2023-11-14T22:13:20Z"}
+
+
+def test_feed_teasers_sharing_a_name_stay_apart_but_the_same_teaser_rewritten_joins():
+    halted = teaser(1, "Germany halts Nord Stream 2 certification",
+                    "Berlin said on Tuesday it had halted the certification of the Nord Stream 2 gas pipeline.")
+    cut = teaser(2, "Gazprom cuts flows through Nord Stream",
+                 "Gazprom cut gas flows through the Nord Stream pipeline to a fifth of capacity.")
+    again = teaser(3, "Berlin halts certification of Nord Stream 2",
+                   "Germany on Tuesday halted the certification of the Nord Stream 2 gas pipeline, Berlin said.")
+    assert choose_story(article_features(cut, now=0), [candidate_of(halted)]).action == "new"
+    assert choose_story(article_features(again, now=0), [candidate_of(halted)]).action == "join"
