@@ -13,8 +13,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
+    # seeds/ is a package so that its defaults (taxonomy, aliases, places, example subscriptions,
+    # feed list) install with the code and every command finds them from any folder.
+    # benchmarks/ and tests/ stay out of the wheel.
     packages=find_packages(include=["pipeline", "pipeline.*", "connectors", "connectors.*",
-                                    "transforms", "transforms.*"]),
+                                    "transforms", "transforms.*", "seeds"]),
+    package_data={"seeds": ["*.yaml", "*.opml", "*.txt"]},
     install_requires=[
         "apache-beam==2.77.0",
         "spacy>=3.8,<3.9",
@@ -33,6 +37,7 @@ setup(
         "PyYAML>=6",
         "platformdirs>=4",
         "tqdm>=4.66",
+        "w3lib==2.5.0",  # canonical URLs (transforms/normalize.py)
         # Surge statistics (negative-binomial tails) and trend pictures.
         "numpy>=1.26,<3",
         "scipy==1.17.1",

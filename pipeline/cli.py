@@ -27,6 +27,7 @@ are refused unless Beam's PipelineOptions know them (replay, poll, monitor).
 """
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -73,12 +74,20 @@ COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, trends
                    deliver, deadletters)
 
 
+def _version():
+    try:
+        return importlib.metadata.version("newsmon")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="newsmon",
         description="Streaming news monitoring: articles -> spaCy entities and topic rules -> "
                     "alerts on Redis Streams.",
         epilog="Options the parser does not know (--runner, --direct_num_workers, ...) go to Beam.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log each step and its counts, and show tracebacks; -vv: Beam's progress too")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -89,14 +98,10 @@ def build_parser():
 
 def _configure_logging(verbosity):
     """Warnings only; ``-v`` adds newsmon's own steps and counts, ``-vv`` Beam's progress too."""
-    root = logging.getLogger()
-    if verbosity >= 2:
-        root.setLevel(logging.INFO)
-        return
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)
-    if verbosity == 1:
-        for name in ("pipeline", "connectors", "transforms"):
-            logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger().setLevel(logging.INFO if verbosity >= 2 else logging.WARNING)
+    logging.getLogger("apache_beam").setLevel(logging.NOTSET if verbosity >= 2 else logging.ERROR)
+    for name in ("pipeline", "connectors", "transforms"):
+        logging.getLogger(name).setLevel(logging.INFO if verbosity >= 1 else logging.NOTSET)
 
 
 def _fail(status, message, verbose):

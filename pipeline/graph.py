@@ -44,11 +44,11 @@ class ArticlesToAlerts(beam.PTransform):
         live = (LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds, known_topics=list(c.taxonomy))
                 if c.live_subscriptions else None)
         # One text for every rule, compiled once per worker and shared by the three rule steps.
-        rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases))
+        rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases, c.places))
         if c.prefilter:
             articles = articles | "MarkRelevance" >> MarkRelevance(rules, live_source=live)
         with_entities = articles | "ExtractEntities" >> ExtractEntities(
-            c.model, c.aliases, batch_size=c.batch_size)
+            c.model, c.aliases, batch_size=c.batch_size, places=c.places)
         tagged = with_entities.articles | "TagTopics" >> TagTopics(rules)
         storied = tagged.articles | "AssignStories" >> AssignStories(
             c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)

@@ -20,11 +20,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from connectors.redis_connection import display_url, redis_client, resolve_redis
 from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN, RedisKeys
 from pipeline.errors import RunnerUnavailable, UsageError
-from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL, EntityModels
+from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL, DEFAULT_PLACES, EntityModels, load_aliases
 from transforms.topics import DEFAULT_TAXONOMY
 
 __all__ = ["RedisConnection", "RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
-           "connect_redis", "make_pipeline", "run_pipeline", "runs_locally", "unknown_beam_arguments"]
+           "alias_table", "connect_redis", "make_pipeline", "run_pipeline", "runs_locally", "unknown_beam_arguments"]
 
 JOB_SERVER_CHECK_SECONDS = 5.0
 
@@ -38,6 +38,7 @@ class RunConfig:
     subscriptions: dict = field(default_factory=dict)
     model: str = DEFAULT_MODEL
     aliases: str = str(DEFAULT_ALIASES)
+    places: str = str(DEFAULT_PLACES)
     prefix: str = "newsmon:"
     maxlen: int = DEFAULT_MAXLEN
     marker_ttl: int = DEFAULT_MARKER_TTL
@@ -83,13 +84,22 @@ def connect_redis(args):
 
 def add_common_arguments(parser):
     parser.add_argument("--topics", metavar="FILE", default=str(DEFAULT_TAXONOMY),
-                        help="topic taxonomy YAML (default: seeds/topics.yaml)")
+                        help="topic taxonomy YAML (default: the shipped seeds/topics.yaml)")
     parser.add_argument("--model", default=DEFAULT_MODEL, action=_ModelAction, metavar="[LANG=]NAME",
                         help="installed spaCy pipeline to run NER with over articles in its language"
                              " (repeat for more languages, e.g. --model de=de_core_news_sm; default:"
                              f" {DEFAULT_MODEL} for English; articles in a language without one get no entities)")
     parser.add_argument("--aliases", metavar="FILE", default=str(DEFAULT_ALIASES),
-                        help="entity alias table YAML (default: seeds/aliases.yaml)")
+                        help="entity alias table YAML (default: the shipped seeds/aliases.yaml)")
+    parser.add_argument("--places", metavar="FILE", default=str(DEFAULT_PLACES),
+                        help="gazetteer YAML of place names that fixes their labels"
+                             " (default: the shipped seeds/places.yaml)")
+
+
+def alias_table(args):
+    """The entity alias table of the ``--aliases`` and ``--places`` files (ValueError: one line why);
+    commands read it first so a bad file stops them before any work."""
+    return load_aliases(args.aliases, args.places)
 
 
 class _ModelAction(argparse.Action):

@@ -13,19 +13,21 @@ from dataclasses import dataclass
 
 from connectors.story_index import StoryIndex
 from pipeline.tag import tag_articles
+from transforms.entities import DEFAULT_PLACES
 from transforms.stories import DEFAULT_SETTINGS, article_features
 from transforms.story_evaluation import in_time_order
 
 __all__ = ["ClusterOutcome", "cluster_split", "splits_of", "tag_story_corpus"]
 
 
-def tag_story_corpus(corpus, taxonomy, *, model, aliases_path, on_failure=None):
+def tag_story_corpus(corpus, taxonomy, *, model, aliases_path, places_path=DEFAULT_PLACES, on_failure=None):
     """The corpus articles, normalised, with entities and topics, keeping the corpus ids."""
     fields = ("title", "text", "url", "source", "published")
     raw = (({"id": a["id"], **{k: a.get(k, "") for k in fields}, "origin": a["id"]}, None) for a in corpus)
     labels = {a["id"]: a for a in corpus}
     tagged = []
-    for article, failed in tag_articles(raw, taxonomy, model=model, aliases_path=aliases_path):
+    for article, failed in tag_articles(raw, taxonomy, model=model, aliases_path=aliases_path,
+                                        places_path=places_path):
         if failed is not None:
             if on_failure:
                 on_failure(failed)

@@ -8,7 +8,7 @@ newsmon makes of a few articles:
 """
 
 from connectors.archive import archive_files, read_archive_file
-from transforms.entities import EntityExtractor, gazetteer_patterns, load_aliases
+from transforms.entities import DEFAULT_PLACES, EntityExtractor, gazetteer_patterns, load_aliases
 from transforms.language import detect_language, language_sample, load_detector
 from transforms.normalize import normalize_article
 from transforms.relevance import RelevanceFilter
@@ -27,7 +27,8 @@ def _tagged_batch(batch, extractor, matcher):
         yield tag_topics({**article, "entities": entities}, matcher), None
 
 
-def tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging=None, keep_analysis=False):
+def tag_articles(raw_articles, taxonomy, *, model, aliases_path, places_path=DEFAULT_PLACES, worth_tagging=None,
+                 keep_analysis=False):
     """Yield ``(tagged article, None)`` or ``(None, failure record)`` for raw articles (or
     ``(None, failure)`` pairs passed through, as read_archive_file yields them).
 
@@ -36,13 +37,14 @@ def tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging=N
     which the tagged article keeps only with ``keep_analysis``.
     """
     for tagged, failed in _tag_articles(raw_articles, taxonomy, model=model, aliases_path=aliases_path,
-                                        worth_tagging=worth_tagging):
+                                        places_path=places_path, worth_tagging=worth_tagging):
         yield (tagged if keep_analysis or tagged is None else without_analysis(tagged)), failed
 
 
-def _tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging):
+def _tag_articles(raw_articles, taxonomy, *, model, aliases_path, places_path, worth_tagging):
     matcher = compile_rules(taxonomy, kind="topic")
-    extractor = EntityExtractor.load(model, load_aliases(aliases_path), gazetteer_patterns(aliases_path))
+    extractor = EntityExtractor.load(model, load_aliases(aliases_path, places_path),
+                                     gazetteer_patterns(aliases_path, places_path))
     detector = load_detector()
     batch = []
     for raw, failed in raw_articles:
@@ -65,23 +67,24 @@ def _tag_articles(raw_articles, taxonomy, *, model, aliases_path, worth_tagging)
         yield from _tagged_batch(batch, extractor, matcher)
 
 
-def tag_paths(paths, taxonomy, *, model, aliases_path, worth_tagging=None, keep_analysis=False):
+def tag_paths(paths, taxonomy, *, model, aliases_path, places_path=DEFAULT_PLACES, worth_tagging=None,
+                 keep_analysis=False):
     """``tag_articles`` over every article of the archive files under ``paths``."""
     raw_articles = (pair for path in archive_files(paths) for pair in read_archive_file(path))
-    yield from tag_articles(raw_articles, taxonomy, model=model, aliases_path=aliases_path,
+    yield from tag_articles(raw_articles, taxonomy, model=model, aliases_path=aliases_path, places_path=places_path,
                             worth_tagging=worth_tagging, keep_analysis=keep_analysis)
 
 
-def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path):
+def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path, places_path=DEFAULT_PLACES):
     """Yield ``(article with alerts, None)`` for every archived article some subscription matches,
     and ``(None, failure)`` for unreadable ones. Writes nothing anywhere."""
     matcher = compile_subscriptions(subscriptions, known_topics=taxonomy)
-    relevance = RelevanceFilter(compile_rules(taxonomy, kind="topic"), matcher, load_aliases(aliases_path))
+    relevance = RelevanceFilter(compile_rules(taxonomy, kind="topic"), matcher, load_aliases(aliases_path, places_path))
 
     def worth_tagging(article):  # NER only where some subscription can still match
         return relevance.relevant(article[ANALYSIS], article.get("source", ""), topics_matter=False)
 
-    for article, failed in tag_paths(paths, taxonomy, model=model, aliases_path=aliases_path,
+    for article, failed in tag_paths(paths, taxonomy, model=model, aliases_path=aliases_path, places_path=places_path,
                                      worth_tagging=worth_tagging, keep_analysis=True):
         if failed is not None:
             yield None, failed

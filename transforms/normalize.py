@@ -16,10 +16,11 @@ import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import apache_beam as beam
 from dateutil import parser as date_parser
+from w3lib.url import canonicalize_url
 
 from transforms.deadletter import FAILED, failure
 
@@ -30,6 +31,7 @@ __all__ = [
     "clean_text",
     "strip_control_chars",
     "normalize_article",
+    "parse_date",
     "to_utc_iso",
     "web_url",
 ]
@@ -40,7 +42,28 @@ _BLOCK_TAGS = frozenset(
     "p br div li ul ol h1 h2 h3 h4 h5 h6 blockquote tr table section article header footer "
     "figure figcaption pre hr".split()
 )
-_TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid)$", re.IGNORECASE)
+# Query parameters that say how a reader arrived, not what they read (campaign, click and
+# share trackers of the analytics, ad and mail platforms news links carry).
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_\w*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|twclid|igshid|mc_cid|mc_eid|_ga|_gl|_hsenc|_hsmi"
+    r"|mkt_tok|ref|ref_src|ref_url|referrer|cmpid|ocid|icid|ncid|sr_share|smid|smtyp|spm|s_cid|at_medium"
+    r"|at_campaign|at_custom\d*|ns_mchannel|ns_source|ns_campaign|ns_linkname|ns_fee|wt\.mc_id|wt_mc|cmp"
+    r"|oly_anon_id|oly_enc_id|vero_id|rss|feed|xtor|partner|taid|trk|trkcampaign|src)$", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Zone abbreviations dateutil and email.utils do not know (both would read the time as UTC).
+# Where one abbreviation means several zones, the one news feeds use most: IST is India,
+# CST is US Central, BST is British Summer Time.
+_ZONE_HOURS = {
+    "UTC": 0, "UT": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 5.5, "CET": 1, "CEST": 2,
+    "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "TRT": 3, "GST": 4, "PKT": 5, "NPT": 5.75, "ICT": 7,
+    "WIB": 7, "HKT": 8, "SGT": 8, "PHT": 8, "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5, "AEST": 10, "AEDT": 11,
+    "NZST": 12, "NZDT": 13, "SAST": 2, "WAT": 1, "CAT": 2, "EAT": 3, "EST": -5, "EDT": -4, "CST": -6,
+    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10,
+}
+_TZINFOS = {name: int(hours * 3600) for name, hours in _ZONE_HOURS.items()}
+# Two different defaults: a field that comes out different under each was missing from the text.
+_DEFAULT_A = datetime(2000, 1, 1)
+_DEFAULT_B = datetime(2001, 2, 2)
 _MAX_TEXT_CHARS = 200_000
 # Terminal escape sequences: CSI (colours, cursor moves), OSC/DCS/SOS/PM/APC strings up to BEL or ST
 # (window titles, hyperlinks; an unterminated one up to the end of its line), and two-byte escapes.
@@ -115,13 +138,19 @@ def clean_text(value):
     return "\n".join(line for line in lines if line)[:_MAX_TEXT_CHARS]
 
 
-def to_utc_iso(value):
-    """``"Tue, 18 May 2021 09:30:00 +0200"`` -> ``"2021-05-18T07:30:00Z"``; None if unparseable.
+def parse_date(value):
+    """``(UTC ISO string, estimated)`` of a date, or ``(None, False)`` if it cannot be read.
+
+        "Tue, 18 May 2021 09:30:00 +0200"  -> ("2021-05-18T07:30:00Z", False)
+        "18 May 2021 09:30 CEST"           -> ("2021-05-18T07:30:00Z", False)   zone abbreviations
+        "March 2024"                       -> ("2024-03-01T00:00:00Z", True)    the start of the period
+        "March 5" (no year)                -> (None, False)                     never filled from today
 
     Dates without a zone are taken as UTC.
     """
     if value is None or value == "":
-        return None
+        return None, False
+    estimated = False
     if isinstance(value, (int, float)):
         moment = datetime.fromtimestamp(value, tz=timezone.utc)
     elif isinstance(value, datetime):
@@ -131,26 +160,52 @@ def to_utc_iso(value):
         try:
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is None or moment.tzinfo is None:  # not RFC 822, or a zone it does not know
             try:
-                moment = date_parser.parse(text)
+                moment = date_parser.parse(text, default=_DEFAULT_A, tzinfos=_TZINFOS)
+                other = date_parser.parse(text, default=_DEFAULT_B, tzinfos=_TZINFOS)
             except (ValueError, OverflowError):
-                return None
+                return None, False
+            if moment.year != other.year:
+                return None, False  # no year: any guess would be wrong
+            estimated = (moment.month, moment.day) != (other.month, other.day)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), estimated
+
+
+def to_utc_iso(value):
+    """``"Tue, 18 May 2021 09:30:00 +0200"`` -> ``"2021-05-18T07:30:00Z"``; None if unparseable
+    (see parse_date; a partial date gives the start of its period)."""
+    return parse_date(value)[0]
 
 
 def canonical_url(url):
-    """The URL without fragment and tracking parameters, scheme and host lower-cased."""
+    """One spelling per page: ``HTTPS://Example.com:443/a/../b?z=1&utm_source=x&a=2#top`` ->
+    ``https://example.com/b?a=2&z=1``.
+
+    w3lib's canonicalize_url (percent-encoding, dot segments, sorted query, no
+    fragment, lower-case host), then the default port and tracking parameters
+    (utm_*, fbclid, gclid, ...) dropped. Other URLs come back as they are.
+    """
     if not url:
         return ""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return url.strip()
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _TRACKING_PARAMS.match(k)])
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.netloc:
+        return url
+    try:
+        parts = urlsplit(canonicalize_url(url))
+        port = parts.port
+    except ValueError:  # a port that is not a number, an unbalanced IPv6 bracket
+        return url
+    netloc = parts.netloc
+    if port is not None and port == _DEFAULT_PORTS[parts.scheme]:
+        netloc = netloc.rsplit(":", 1)[0]
+    query = "&".join(pair for pair in parts.query.split("&")
+                     if pair and not _TRACKING_PARAMS.match(unquote_plus(pair.split("=", 1)[0])))
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
 
 
 def _digest(kind, value):
@@ -174,7 +229,7 @@ def normalize_article(raw):
     text = clean_text(str(raw.get("text") or ""))
     if not title and not text:
         raise ValueError("article has neither title nor text")
-    published = to_utc_iso(raw.get("published"))
+    published, partial = parse_date(raw.get("published"))
     article = {
         "id": article_id(raw, title, text),
         "title": title,
@@ -186,8 +241,9 @@ def normalize_article(raw):
     }
     if raw.get("published") and not published:
         article["published_unparsed"] = _one_line(raw["published"], 100)
-    if raw.get("published_estimated"):
-        article["published_estimated"] = True  # a feed item without a date: its fetch time
+    if raw.get("published_estimated") or partial:
+        # A feed item without a date (its fetch time), or a partial date ("March 2024": its first day).
+        article["published_estimated"] = True
     if raw.get("author"):
         article["author"] = _one_line(raw["author"])
     return article

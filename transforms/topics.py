@@ -9,12 +9,12 @@ The default taxonomy is seeds/topics.yaml; ``load_taxonomy`` reads any other.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import apache_beam as beam
 import yaml
 from apache_beam.metrics import Metrics
 
+from seeds import default_file
 from transforms.deadletter import FAILED, failure
 from transforms.rules import RuleError, compile_rules
 from transforms.text import analysis_of, with_analysis
@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_TAXONOMY", "TagTopics", "load_taxonomy", "tag_topics"]
 # libyaml's parser where PyYAML has it: ~10x faster than the pure-Python one on large files.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-DEFAULT_TAXONOMY = Path(__file__).resolve().parent.parent / "seeds" / "topics.yaml"
+DEFAULT_TAXONOMY = default_file("topics.yaml")
 
 
 def load_taxonomy(path=DEFAULT_TAXONOMY):

@@ -22,6 +22,7 @@ import threading
 
 from connectors.alert_consumer import AlertReader, default_consumer_name, follow
 from connectors.subscription_store import SubscriptionStore
+from pipeline.commands.json_lines import alert_entry_json, print_json_line
 from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
 from transforms.normalize import strip_control_chars
@@ -93,7 +94,7 @@ def run_show(args, _beam_args):
         print(f"no alerts yet on {stream}", file=sys.stderr)
     for entry_id, fields in entries:
         if args.json:
-            print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False))
+            print_json_line(alert_entry_json(entry_id, fields))
         else:
             print(format_alert(entry_id, fields))
     return 0
@@ -101,7 +102,7 @@ def run_show(args, _beam_args):
 
 def _print_alert(args, entry_id, fields):
     if args.json:
-        print(json.dumps({"entry": entry_id, **fields}, ensure_ascii=False), flush=True)
+        print_json_line(alert_entry_json(entry_id, fields))
     else:
         print(format_alert(entry_id, fields), flush=True)
 

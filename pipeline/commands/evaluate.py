@@ -28,6 +28,7 @@ series-days (transforms/spike_evaluation.py). Settings were tuned on the
 import json
 import sys
 
+from pipeline.commands.progress import progress
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
@@ -56,7 +57,8 @@ def run(args, beam_args):
         raise UsageError(f"no article of {args.corpus} has {' and '.join(f'{f}={v}' for f, v in args.where)}")
     raw = (({"id": a["id"], "title": a["title"], "text": a["text"], "origin": a["id"]}, None) for a in corpus)
     tagged, failures = [], 0
-    for article, failed in tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases):
+    tagging = tag_articles(raw, taxonomy, model=args.model, aliases_path=args.aliases, places_path=args.places)
+    for article, failed in progress(tagging, total=len(corpus), desc="eval"):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
@@ -101,7 +103,7 @@ def run_stories(args):
 
     taxonomy = load_taxonomy(args.topics)
     corpus = load_story_corpus(args.stories)
-    tagged = tag_story_corpus(corpus, taxonomy, model=args.model, aliases_path=args.aliases,
+    tagged = tag_story_corpus(corpus, taxonomy, model=args.model, aliases_path=args.aliases, places_path=args.places,
                               on_failure=lambda f: print(f"newsmon: {f['origin']}: {f['error']}", file=sys.stderr))
     _url, _server, client, keys = connect_redis(args)
     splits = splits_of(corpus)

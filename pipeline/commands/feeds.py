@@ -12,6 +12,7 @@ note (items capped, a redirect target dropped, a malformed feed still read);
 connectors/feed_state.py.
 """
 
+import dataclasses
 import json
 import time
 
@@ -27,7 +28,9 @@ def run_status(args, _beam_args):
     states = all_feed_states(client, keys)
     if args.json:
         for state in states:
-            print(json.dumps({"feed_id": state.feed_id, **state.to_hash()}, ensure_ascii=False))
+            typed = dataclasses.asdict(state)  # numbers stay numbers
+            typed["pending"] = [item for item in typed.get("pending", "").split(",") if item]
+            print(json.dumps(typed, ensure_ascii=False))
         return 0
     if not states:
         print("no feeds polled yet; run: newsmon poll FEEDLIST --once")

@@ -17,7 +17,7 @@ from connectors.redis_streams import new_run_id
 from connectors.surges import SurgeWatch
 from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options
 from pipeline.errors import UsageError
-from pipeline.options import RunConfig
+from pipeline.options import RunConfig, alias_table
 
 __all__ = ["add_parser"]
 
@@ -32,8 +32,10 @@ def run(args, beam_args):
     taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
     url, keys = redis.url, redis.keys
     run_id = new_run_id()
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=args.aliases, prefix=args.prefix, stats_key=keys.run_stats(run_id),
+                       aliases=args.aliases, places=args.places, prefix=args.prefix,
+                       stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
                        refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter,
                        counts=CountOptions(countries=load_countries()))

@@ -15,14 +15,23 @@ from connectors.subscription_store import SubscriptionStore, load_subscriptions_
 from connectors.surges import SurgeWatch
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
-from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
+from pipeline.options import (
+    RunConfig,
+    add_common_arguments,
+    add_prefilter_argument,
+    add_redis_arguments,
+    alias_table,
+    connect_redis,
+)
+from seeds import default_file
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup"]
 
 
 def add_feed_run_arguments(parser):
-    parser.add_argument("feedlist", metavar="FEEDLIST", help="OPML, YAML or text list of feed URLs")
+    parser.add_argument("feedlist", metavar="FEEDLIST", nargs="?", default=str(default_file("feeds.opml")),
+                        help="OPML, YAML or text list of feed URLs (default: the shipped seeds/feeds.opml)")
     parser.add_argument("--interval", type=float, default=900, metavar="SECONDS",
                         help="default poll interval per feed (default: %(default)g)")
     parser.add_argument("--subscriptions", metavar="FILE",
@@ -76,8 +85,10 @@ def run(args, beam_args):
     taxonomy, feeds, redis, subscriptions = feed_run_setup(args)
     url, client, keys = redis.url, redis.client, redis.keys
     stats_key = keys.run_stats(new_run_id())
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=args.aliases, prefix=args.prefix, stats_key=stats_key, skip_processed=True,
+                       aliases=args.aliases, places=args.places, prefix=args.prefix, stats_key=stats_key,
+                       skip_processed=True,
                        live_subscriptions=True, prefilter=args.prefilter,
                        counts=CountOptions(countries=load_countries()))
     pipeline = make_pipeline(beam_args)

@@ -17,7 +17,14 @@ from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
-from pipeline.options import RunConfig, add_common_arguments, add_prefilter_argument, add_redis_arguments, connect_redis
+from pipeline.options import (
+    RunConfig,
+    add_common_arguments,
+    add_prefilter_argument,
+    add_redis_arguments,
+    alias_table,
+    connect_redis,
+)
 from pipeline.replay import run_replay
 from transforms.topics import load_taxonomy
 
@@ -69,8 +76,9 @@ def run(args, beam_args):
     # Counts per series and time bucket: retention is measured from the archive's latest date.
     span = archive_time_span(files)
     counts_options = CountOptions(reference=span[1] if span else None, countries=load_countries())
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=args.aliases, prefix=args.prefix, batch_size=args.batch_size,
+                       aliases=args.aliases, places=args.places, prefix=args.prefix, batch_size=args.batch_size,
                        stats_key=stats_key, prefilter=args.prefilter, counts=counts_options)
     show_bar = sys.stderr.isatty() and not args.no_progress
     result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),

@@ -8,11 +8,11 @@ sentences (pipeline/tag.py ``preview_subscriptions``; NER runs only on
 articles a rule could match).
 """
 
-import json
 import sys
 from pathlib import Path
 
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
+from pipeline.commands.json_lines import article_json, print_json_line
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
@@ -34,15 +34,14 @@ def run_test(args, _beam_args):
         subscriptions = {args.rule: {k: v for k, v in rule.items() if k != "paused"}}
     matches = failures = 0
     for article, failed in preview_subscriptions(args.archive, taxonomy, subscriptions,
-                                                 model=args.model, aliases_path=args.aliases):
+                                                 model=args.model, aliases_path=args.aliases, places_path=args.places):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
             continue
         matches += 1
         if args.json:
-            print(json.dumps({key: article[key] for key in ("id", "title", "url", "origin", "alerts")},
-                             ensure_ascii=False))
+            print_json_line(article_json(article))
             continue
         print(f"{article['title']}  [{article['origin']}]")
         for alert in article["alerts"]:

@@ -8,21 +8,27 @@
     Streams at redis://localhost:6379/0: newsmon:events (1 entries), ...
 """
 
+import logging
+
 from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.commands.alerts import format_alert
 
 __all__ = ["failed_count", "metric_counts", "print_latest_alerts", "print_run_summary"]
 
+_log = logging.getLogger(__name__)
+
 _LIST_EVERY_SUBSCRIPTION_UP_TO = 20  # beyond that, only those that matched
 
 
 def metric_counts(result):
-    """``{(namespace, name): total}`` of a finished pipeline's counters."""
+    """``{(namespace, name): total}`` of a finished pipeline's counters (each logged with ``-v``)."""
     counts = {}
     for counter in result.metrics().query(MetricsFilter())["counters"]:
         key = (counter.key.metric.namespace, counter.key.metric.name)
         counts[key] = counts.get(key, 0) + (counter.committed or 0)
+    for (namespace, name), value in sorted(counts.items()):
+        _log.info("newsmon: step counts: %s/%s = %d", namespace, name, value)
     return counts
 
 

@@ -6,6 +6,7 @@
     newsmon subscribe add surge --on-spike topic:arctic_militarization --level high
     newsmon subscribe list [--json]
     newsmon subscribe show|remove|pause|resume NAME
+    newsmon subscribe import [FILE]      every subscription of a YAML file (default: the shipped examples)
 
 A subscription is a rule in the same language as the topics (transforms/rules.py),
 validated before it is stored (connectors/subscription_store.py); its alerts go
@@ -19,9 +20,10 @@ which it publishes in Redis when it starts, else against the default taxonomy.
 import argparse
 import json
 
-from connectors.subscription_store import SubscriptionStore, running_topics
+from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, running_topics
 from pipeline.errors import UsageError
 from pipeline.options import add_redis_arguments, connect_redis
+from seeds import default_file
 from transforms.rules import RuleError
 from transforms.topics import DEFAULT_TAXONOMY, load_taxonomy
 
@@ -109,6 +111,12 @@ def run(args, _beam_args):
             raise UsageError(f"{error}; checked against {source}") from error
         kind = "surge alerts" if args.on_spike else "alerts"
         print(f"subscription {args.name} saved; its {kind} go to {keys.alerts(args.name)}")
+    elif args.action == "import":
+        topics, _source = known_topics(args, client, keys)
+        subscriptions = load_subscriptions_file(args.file, known_topics=topics)  # all checked, or none stored
+        for name, rule in subscriptions.items():
+            store.add(name, rule, known_topics=topics)
+        print(f"{len(subscriptions)} subscription(s) imported from {args.file}: {', '.join(subscriptions)}")
     elif args.action == "list":
         _list(args, store, known_topics(args, client, keys)[0])
     elif args.action == "show":
@@ -129,7 +137,7 @@ def run(args, _beam_args):
 
 def add_parser(commands):
     subscribe = commands.add_parser("subscribe", help="manage alert subscriptions stored in Redis",
-                                    description="Add, list, show, remove, pause or resume subscriptions.")
+                                    description="Add, import, list, show, remove, pause or resume subscriptions.")
     actions = subscribe.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add", help="add or replace a subscription",
@@ -171,6 +179,13 @@ def add_parser(commands):
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--topics", metavar="FILE",
                          help="check against this taxonomy (default: as for add)")
+    importing = actions.add_parser(
+        "import", help="store every subscription of a YAML file (default: the shipped examples)",
+        description="Check every subscription of a YAML file ('subscriptions:' mapping names to rules) and "
+                    "store them all, replacing those of the same name; nothing is stored if one is invalid.")
+    importing.add_argument("file", nargs="?", metavar="FILE", default=str(default_file("subscriptions.yaml")),
+                           help="subscriptions YAML (default: the shipped seeds/subscriptions.yaml)")
+    importing.add_argument("--topics", metavar="FILE", help="check against this taxonomy (default: as for add)")
     for action, text in (("show", "print one subscription's rule"), ("remove", "delete a subscription"),
                          ("pause", "stop alerting, keep the rule"), ("resume", "alert again")):
         actions.add_parser(action, help=text).add_argument("name")

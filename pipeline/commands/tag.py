@@ -8,29 +8,37 @@ per article per line: ``{"id", "title", "language", "topics": [{"id", "score", "
 Exit status 1 when an article could not be read or tagged.
 """
 
-import json
+import logging
 import sys
 
+from connectors.archive import archive_files, count_articles
+from pipeline.commands.json_lines import article_json, print_json_line
+from pipeline.commands.progress import progress
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK
-from pipeline.options import add_common_arguments
+from pipeline.options import add_common_arguments, alias_table
 from transforms.topics import load_taxonomy
 
 __all__ = ["add_parser"]
+
+_log = logging.getLogger(__name__)
 
 
 def run(args, _beam_args):
     from pipeline.tag import tag_paths
 
     taxonomy = load_taxonomy(args.topics)
+    alias_table(args)  # a bad alias or places file stops the command here, with one line
+    total = count_articles(archive_files(args.paths))
     failures = 0
-    for article, failed in tag_paths(args.paths, taxonomy, model=args.model, aliases_path=args.aliases):
+    tagging = tag_paths(args.paths, taxonomy, model=args.model, aliases_path=args.aliases, places_path=args.places)
+    tagged = progress(tagging, total=total, desc="tag")
+    for article, failed in tagged:
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({key: article[key] for key in ("id", "title", "language", "topics", "entities")},
-                             ensure_ascii=False))
+            print_json_line(article_json(article))
             continue
         print(f"{article['title']}  [{article['id']}, {article['language']}]")
         for topic in article["topics"]:
@@ -40,6 +48,7 @@ def run(args, _beam_args):
             print("  no topic")
         people = ", ".join(f"{e['canonical']} ({e['label']}, {e['count']})" for e in article["entities"][:12])
         print(f"  entities: {people or '-'}\n")
+    _log.info("newsmon: tag: %d article(s) read, %d tagged, %d failed", total, total - failures, failures)
     return EXIT_INPUTS_FAILED if failures else EXIT_OK
 
 

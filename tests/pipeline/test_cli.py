@@ -17,7 +17,8 @@ def test_tag_json_shape_on_the_seed(capsys, taxonomy):
     assert status == 0
     [line] = out.splitlines()
     article = json.loads(line)
-    assert set(article) == {"id", "title", "language", "topics", "entities"}
+    assert set(article) == {"id", "title", "url", "source", "published", "origin", "language", "story",
+                            "topics", "entities", "alerts"}  # the --json shape (pipeline/commands/json_lines.py)
     assert article["language"] == "en"
     assert {t["id"] for t in article["topics"]} == set(taxonomy)
     for topic in article["topics"]:

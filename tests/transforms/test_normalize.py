@@ -10,6 +10,7 @@ from transforms.normalize import (
     canonical_url,
     clean_text,
     normalize_article,
+    parse_date,
     strip_control_chars,
     to_utc_iso,
     web_url,
@@ -126,3 +127,47 @@ def test_normalize_articles_sends_empty_articles_to_failed():
         assert_that(out.failed | beam.Map(lambda f: (f["stage"], f["origin"], f["error"].split(":")[0])),
                     equal_to([("normalize", "x:2", "ValueError"), ("normalize", "", "ValueError")]),
                     label="failed")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Tue, 18 May 2021 09:30:00 CEST", "2021-05-18T07:30:00Z"),
+    ("18 May 2021 09:30 CEST", "2021-05-18T07:30:00Z"),
+    ("Tue, 18 May 2021 09:30:00 CET", "2021-05-18T08:30:00Z"),
+    ("Tue, 18 May 2021 09:30:00 BST", "2021-05-18T08:30:00Z"),
+    ("Tue, 18 May 2021 09:30:00 IST", "2021-05-18T04:00:00Z"),
+    ("2021-05-18 09:30 EEST", "2021-05-18T06:30:00Z"),
+    ("Tue, 18 May 2021 09:30:00 EDT", "2021-05-18T13:30:00Z"),
+    ("Tue, 18 May 2021 09:30:00 GMT", "2021-05-18T09:30:00Z"),
+])
+def test_zone_abbreviations_resolve_to_their_offsets(text, expected):
+    assert parse_date(text) == (expected, False)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("March 2024", ("2024-03-01T00:00:00Z", True)),
+    ("2024-03", ("2024-03-01T00:00:00Z", True)),
+    ("2024", ("2024-01-01T00:00:00Z", True)),
+    ("March 5", (None, False)),  # no year: not taken from today
+    ("5 March 2024", ("2024-03-05T00:00:00Z", False)),
+])
+def test_partial_dates_are_the_start_of_their_period_and_estimated(text, expected):
+    assert parse_date(text) == expected
+
+
+def test_a_partial_date_marks_the_article_estimated():
+    article = normalize_article({"title": "t", "text": "x", "published": "March 2024"})
+    assert article["published"] == "2024-03-01T00:00:00Z" and article["published_estimated"] is True
+    assert "published_estimated" not in normalize_article({"title": "t", "text": "x", "published": "2024-03-05"})
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("HTTPS://Example.COM:443/a/../b/./c?z=1&utm_source=x&a=2#top", "https://example.com/b/c?a=2&z=1"),
+    ("http://example.com:80/x?b=2&a=1", "http://example.com/x?a=1&b=2"),
+    ("https://example.com:8443/x", "https://example.com:8443/x"),
+    ("https://example.com/x?fbclid=1&gclid=2&mc_cid=3&_ga=4&id=9", "https://example.com/x?id=9"),
+    ("https://example.com", "https://example.com/"),
+    ("https://example.com/caf%C3%A9?q=a b", "https://example.com/caf%C3%A9?q=a+b"),
+    ("urn:uuid:1234", "urn:uuid:1234"),
+])
+def test_canonical_urls(url, expected):
+    assert canonical_url(url) == expected
