@@ -41,6 +41,7 @@ setup(
         # Surge statistics (negative-binomial tails) and trend pictures.
         "numpy>=1.26,<3",
         "scipy==1.17.1",
+        "matplotlib==3.10.8",  # trends --plot (connectors/trend_plot.py)
         # Stories: MinHash for near-duplicates, and word frequencies as term weights (see ARCHITECTURE.md).
         "datasketch==2.0.0",
         "wordfreq==3.1.1",

@@ -91,9 +91,13 @@ def test_entity_models_from_model_options():
 
 
 def test_extract_entities_step_routes_by_language():
+    # Blank pipelines find nothing but the gazetteer's names ("Berlin" is a place in it),
+    # so what each article gets shows which language's pipeline it went through:
+    # German and English have one, French has none and gets no entities at all.
     articles = [{"id": "d", "title": "Berlin", "text": "Ein Bericht.", "language": "de"},
-                {"id": "e", "title": "A report", "text": "Nothing here.", "language": "en"}]
+                {"id": "e", "title": "A report", "text": "Nothing here.", "language": "en"},
+                {"id": "f", "title": "Berlin", "text": "Un rapport.", "language": "fr"}]
     with TestPipeline(runner=FnApiRunner()) as p:
         tagged = p | beam.Create(articles) | ExtractEntities(EntityModels.parse(["de=blank:de", "en=blank:en"]))
-        out = tagged.articles | beam.Map(lambda a: (a["id"], a["entities"]))
-        assert_that(out, equal_to([("d", []), ("e", [])]))
+        out = tagged.articles | beam.Map(lambda a: (a["id"], [(e["canonical"], e["label"]) for e in a["entities"]]))
+        assert_that(out, equal_to([("d", [("Berlin", "GPE")]), ("e", []), ("f", [])]))
