@@ -1,6 +1,8 @@
 """``newsmon monitor`` as a real subprocess: how it stops, and that one slow feed holds back no other.
 
 - ``--max-polls N`` is N poll cycles: the feed server sees exactly N requests, then the monitor exits 0.
+- A monitor started when no feed is due says when the first poll will be (it waits for it: not a
+  hang); ``--force`` polls every feed at once, so ``--max-polls 1 --force`` ends after one poll.
 - ``--duration`` and SIGTERM end it within a few seconds even while Redis is down.
 - A feed trickling in at one byte a second does not delay the event of a good feed beside it.
 """
@@ -179,3 +181,36 @@ def test_a_feed_trickling_one_byte_a_second_holds_back_no_other(feeds, redis_url
         assert process.wait(timeout=30) == 0, log.read_text()
     finally:
         killed(process)
+
+
+@pytest.mark.slow
+def test_a_monitor_with_no_feed_due_says_so_and_force_polls_at_once(feeds, redis_url, tmp_path):
+    feedlist = feed_list(tmp_path, feeds, "scheduled")
+    first, waiting, forced = (tmp_path / f"{name}.log" for name in ("first", "waiting", "forced"))
+    quarter_hour = ("--max-polls", "1", "--interval", "900")  # the last --interval wins over the helper's
+    process = monitor(feedlist, redis_url, first, *quarter_hour)
+    try:
+        assert process.wait(timeout=120) == 0, first.read_text()
+    finally:
+        killed(process)
+    assert feeds.count("/scheduled.xml") == 1, first.read_text()
+    assert "no feed is due" not in first.read_text()
+    # The feed is not due for 15 minutes: the same command waits for it, and says so at once.
+    process = monitor(feedlist, redis_url, waiting, *quarter_hour)
+    try:
+        wait_for(lambda: "no feed is due yet: the first poll is at" in waiting.read_text(),
+                 "the line saying when the first poll will be", timeout=120)
+        assert "--force polls them now" in waiting.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, waiting.read_text()
+    finally:
+        killed(process)
+    assert feeds.count("/scheduled.xml") == 1, waiting.read_text()
+    # --force: polled at once, and --max-polls 1 ends the run after that one poll.
+    process = monitor(feedlist, redis_url, forced, *quarter_hour, "--force")
+    try:
+        assert process.wait(timeout=120) == 0, forced.read_text()
+    finally:
+        killed(process)
+    assert feeds.count("/scheduled.xml") == 2, forced.read_text()
+    assert "Traceback" not in first.read_text() + waiting.read_text() + forced.read_text()
