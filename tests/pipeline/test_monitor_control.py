@@ -143,13 +143,14 @@ def durable_redis(tmp_path):
 @pytest.mark.slow
 def test_duration_and_sigterm_end_a_monitor_while_redis_is_down(feeds, durable_redis, tmp_path):
     timed_log, signalled_log = tmp_path / "timed.log", tmp_path / "signalled.log"
-    duration = 40
+    duration = 120  # long enough for both monitors to start and poll first on a loaded machine
     timed = monitor(feed_list(tmp_path, feeds, "timed"), durable_redis.url, timed_log, "--duration", str(duration))
     wait_for(lambda: "newsmon: monitoring" in timed_log.read_text(), "the monitor to start")
     started = time.monotonic()  # the duration counts from here (the command's start-up is before it)
     signalled = monitor(feed_list(tmp_path, feeds, "signalled"), durable_redis.url, signalled_log)
     try:
-        wait_for(lambda: feeds.count("/timed.xml") and feeds.count("/signalled.xml"), "both monitors to poll")
+        wait_for(lambda: feeds.count("/timed.xml") and feeds.count("/signalled.xml"), "both monitors to poll",
+                 timeout=duration - 10)
         durable_redis.stop()
         assert time.monotonic() - started < duration, "Redis went down only after the duration was over"
         wait_for(lambda: "Redis unreachable" in signalled_log.read_text(), "the outage to be noticed")
