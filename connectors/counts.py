@@ -62,7 +62,7 @@ COUNT_SCRIPT = """
 -- re-fetched article adds nothing, to the buckets or to the stats. Hashes: HINCRBY is O(1).
 local ttl15, ttl1d, ttlhod, mttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local stats = KEYS[#KEYS]
-local k, a, out = 1, 5, {}
+local k, a, out, ttls = 1, 5, {}, {}
 local counted, duplicate = 0, 0
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
@@ -87,10 +87,9 @@ while a <= #ARGV do
         if s ~= 'all' then redis.call('HINCRBY', KEYS[k + 5], s .. '\\31' .. story, 1) end
       end
       redis.call('HSETNX', KEYS[k + 6], story, title)
-      redis.call('EXPIRE', KEYS[k + 1], ttl15)
-      redis.call('EXPIRE', KEYS[k + 2], ttl1d)
-      redis.call('EXPIRE', KEYS[k + 3], ttlhod)
-      for j = k + 4, k + 6 do redis.call('EXPIRE', KEYS[j], ttl15) end
+      -- Articles of a flush share their buckets: each key's TTL is set once, at the end.
+      ttls[KEYS[k + 1]], ttls[KEYS[k + 2]], ttls[KEYS[k + 3]] = ttl15, ttl1d, ttlhod
+      for j = k + 4, k + 6 do ttls[KEYS[j]] = ttl15 end
       counted = counted + 1
       out[#out + 1] = 1
     else
@@ -100,6 +99,7 @@ while a <= #ARGV do
     k, a = k + 7, a + 4 + n
   end
 end
+for key, ttl in pairs(ttls) do redis.call('EXPIRE', key, ttl) end
 redis.call('HINCRBY', stats, 'counted', counted)
 redis.call('HINCRBY', stats, 'duplicate', duplicate)
 return out
