@@ -83,8 +83,10 @@ while a <= #ARGV do
         redis.call('HINCRBY', KEYS[k + 1], s, 1)
         redis.call('HINCRBY', KEYS[k + 2], s, 1)
         redis.call('HINCRBY', KEYS[k + 3], s, 1)
-        redis.call('HINCRBY', KEYS[k + 4], s .. '\\31' .. source, 1)
-        if s ~= 'all' then redis.call('HINCRBY', KEYS[k + 5], s .. '\\31' .. story, 1) end
+        if s ~= 'all' then  -- never judged: its sources and stories are never asked for
+          redis.call('HINCRBY', KEYS[k + 4], s .. '\\31' .. source, 1)
+          redis.call('HINCRBY', KEYS[k + 5], s .. '\\31' .. story, 1)
+        end
       end
       redis.call('HSETNX', KEYS[k + 6], story, title)
       -- Articles of a flush share their buckets: each key's TTL is set once, at the end.
