@@ -142,11 +142,16 @@ def durable_redis(tmp_path):
 def test_duration_and_sigterm_end_a_monitor_while_redis_is_down(feeds, durable_redis, tmp_path):
     timed_log, signalled_log = tmp_path / "timed.log", tmp_path / "signalled.log"
     duration = 40
-    timed = monitor(feed_list(tmp_path, feeds, "timed"), durable_redis.url, timed_log, "--duration", str(duration))
-    wait_for(lambda: "newsmon: monitoring" in timed_log.read_text(), "the monitor to start")
-    started = time.monotonic()  # the duration counts from here (the command's start-up is before it)
+    # The monitor without a duration starts first, so that the timed one's 40 s hold only
+    # its own start-up-free run, both first polls and the outage (not a second start-up).
     signalled = monitor(feed_list(tmp_path, feeds, "signalled"), durable_redis.url, signalled_log)
+    timed = None
     try:
+        wait_for(lambda: "newsmon: monitoring" in signalled_log.read_text(), "the first monitor to start")
+        timed = monitor(feed_list(tmp_path, feeds, "timed"), durable_redis.url, timed_log, "--duration",
+                        str(duration))
+        wait_for(lambda: "newsmon: monitoring" in timed_log.read_text(), "the monitor to start")
+        started = time.monotonic()  # the duration counts from here (the command's start-up is before it)
         wait_for(lambda: feeds.count("/timed.xml") and feeds.count("/signalled.xml"), "both monitors to poll")
         durable_redis.stop()
         assert time.monotonic() - started < duration, "Redis went down only after the duration was over"
@@ -158,7 +163,8 @@ def test_duration_and_sigterm_end_a_monitor_while_redis_is_down(feeds, durable_r
         assert timed.wait(timeout=duration + 30) == 0, timed_log.read_text()
         ran = time.monotonic() - started
     finally:
-        killed(timed)
+        if timed is not None:
+            killed(timed)
         killed(signalled)
     print(f"SIGTERM to exit with Redis down: {after_signal:.1f} s; --duration {duration} ran {ran:.1f} s")
     assert "Traceback" not in timed_log.read_text() + signalled_log.read_text()
