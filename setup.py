@@ -49,6 +49,12 @@ setup(
         # and chat targets (Slack, Teams, ntfy, ...) through one notifier library. Email is the stdlib's smtplib.
         "feedgen==1.0.0",
         "apprise==2.2.0",
+        # Full text of article pages (connectors/pages.py): trafilatura extracts the main text
+        # (see ARCHITECTURE.md for why), Protego reads robots.txt, charset-normalizer guesses
+        # the encoding of a page that declares none.
+        "trafilatura==2.3.1",
+        "Protego==0.7.0",
+        "charset-normalizer>=3.3,<4",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6",
                             # a real SMTP server for the email tests, and its self-signed certificate
