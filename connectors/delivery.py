@@ -259,3 +259,51 @@ class AlertDeliverer:
         for entry_id, fields in entries:
             if stop_requested() or self.deliver(entry_id, fields) == "stopped":
                 return
+
+
+def redeliver_any(client, deadletter_stream, entry_id, record, *, webhook=None, smtp=None, notify=None):
+    """Send one ``deliver`` dead letter again over the channel it failed on; ``(sent, why not)``.
+
+    A webhook dead letter goes to its webhook (or ``webhook``); an email one is sent as it was
+    first built (same Message-ID) through ``smtp`` (a connectors.email_delivery.SmtpConfig: the
+    dead letter keeps no password); a notify one through ``notify`` (an apprise URL: the dead
+    letter keeps only its masked form). Deleted from the dead letters once sent.
+    """
+    import json
+
+    channel = record.get("channel") or "webhook"
+    if record.get("stage") != "deliver" or channel == "webhook":
+        from connectors.webhook import redeliver
+
+        return redeliver(client, deadletter_stream, entry_id, record, url=webhook)
+    if not record.get("message"):
+        return False, "no stored message to send again"
+    if channel == "email":
+        from email import message_from_string, policy
+        from email.utils import parseaddr
+
+        from connectors.email_delivery import EmailChannel
+
+        if smtp is None:
+            return False, f"an email dead letter: give --smtp (it failed on {record.get('smtp', '?')})"
+        message = message_from_string(record["message"], policy=policy.default)
+        sender = parseaddr(str(message["From"]))[1]
+        target = EmailChannel(smtp, to=[a.strip() for a in record.get("email", "").split(",") if a.strip()],
+                              sender=sender)
+    elif channel == "notify":
+        from connectors.notify import NotifyChannel
+
+        if not notify:
+            return False, f"a notify dead letter: give --notify URL (it failed on {record.get('notify', '?')})"
+        message = json.loads(record["message"])
+        target = NotifyChannel(notify)
+    else:
+        return False, f"unknown channel {channel!r}"
+    try:
+        result = target.send(message)
+    finally:
+        target.close()
+    if not result.ok:
+        return False, result.error
+    client.xdel(deadletter_stream, entry_id)
+    return True, ""

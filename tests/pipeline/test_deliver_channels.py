@@ -14,8 +14,8 @@ import time
 import pytest
 
 from pipeline.cli import main
-from tests.connectors.test_webhook import Receiver
 from tests.conftest import ROOT
+from tests.connectors.test_webhook import Receiver
 from tests.pipeline.test_consumers import stopped, wait_for
 from tests.smtp_server import SmtpServer
 
@@ -163,3 +163,36 @@ def test_two_digest_deliverers_a_kill_and_a_restart_send_each_period_once(redis_
     assert counts == ["1 alert", "2 alerts", "1 alert"]
     assert "Nord Stream story 3" in mailbox.messages[2].get_body(("plain",)).get_content()
     assert os.environ.get("NEWSMON_SMTP_PASSWORD") is None  # the password went to the children only
+
+
+def test_email_and_chat_dead_letters_are_sent_again_with_the_same_message_id(redis_url, redis_db, mailbox, capsys,
+                                                                          monkeypatch):
+    monkeypatch.setenv("NEWSMON_SMTP_PASSWORD", PASSWORD)
+    entry = redis_db.xadd(STREAM, alert(1))
+    mailbox.rcpt_replies["desk@example.org"] = "550 5.2.1 mailbox disabled"
+    status, _, err = run(capsys, "deliver", "ns2", *smtp_args(mailbox), "--once", "--from-start", "--redis", redis_url)
+    assert status == 1 and mailbox.messages == [], err
+    receiver = Receiver()
+    try:
+        receiver.responses = [404]
+        chat_url = receiver.url.replace("http://", "json://desk:chat-t0ken@")
+        status, _, err = run(capsys, "deliver", "ns2", "--notify", chat_url, "--once", "--from-start",
+                             "--redis", redis_url)
+        assert status == 1, err
+        status, out, _ = run(capsys, "deadletters", "list", "--redis", redis_url)
+        assert "email: desk@example.org via smtp://desk:***@" in out and "notify: json://desk:" in out
+        assert PASSWORD not in out and "chat-t0ken" not in out
+        status, _, err = run(capsys, "deadletters", "retry", "--all", "--redis", redis_url)
+        assert status == 1 and "give --smtp" in err and "give --notify URL" in err  # nothing to send them with
+        mailbox.rcpt_replies.clear()
+        status, out, err = run(capsys, "deadletters", "retry", "--all", "--smtp", mailbox.url.replace("://", "://desk@"),
+                               "--starttls", "--smtp-cafile", str(mailbox.cafile), "--notify", chat_url,
+                               "--redis", redis_url)
+        assert status == 0, err
+        [message] = mailbox.messages
+        assert message["Message-ID"] == f"<alert.ns2.{entry}@example.org>"  # as first built
+        assert [b["title"] for b in receiver.received] == ["[ns2] Nord Stream story 1"]
+        assert redis_db.xlen("newsmon:deadletter") == 0
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
