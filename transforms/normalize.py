@@ -248,6 +248,8 @@ def normalize_article(raw):
         article["author"] = _one_line(raw["author"])
     if raw.get("fulltext") in ("auto", "always", "never"):
         article["fulltext"] = raw["fulltext"]  # its feed's full-text mode, for FetchFullText (connectors/pages.py)
+    if raw.get("text_source") in ("feed", "teaser", "fulltext"):
+        article["text_source"] = raw["text_source"]  # an HTML file's extracted text (connectors/archive.py)
     return article
 
 
