@@ -22,6 +22,8 @@ id (GUID, else canonical link, else a hash of title and text), so a server that
 ignores conditional GETs makes no duplicates past the idempotent Redis sink.
 A fetch gives at most ``FetchOptions.max_items`` items, the newest first; the
 feed's state keeps how many it offered (``newsmon feeds status`` shows it).
+Items of a feed listed with ``fulltext: auto|always|never`` carry that mode
+(``fulltext``) to FetchFullText (connectors/pages.py), which fetches their pages.
 
     polled = poll_feeds(load_feed_list("seeds/feeds.opml"), redis_client(url), RedisKeys())
     polled.articles, polled.failures, polled.stats["3f2a9c0d1e4b"]
@@ -128,6 +130,9 @@ def _poll_outcome(feed, state, result, *, now, interval, dead_after, max_items):
             parsed = ParsedFeed(error=message, failures=[failure("parse", message, origin=feed.url)])
         offered = len(parsed.articles)
         articles, failures = newest_first(parsed.articles, max_items), parsed.failures
+        if feed.fulltext:  # the feed's own full-text mode (connectors/pages.py); else the run's
+            for article in articles:
+                article["fulltext"] = feed.fulltext
         new_state = record_poll(state, feed.url, result, now=now, interval=interval, dead_after=dead_after,
                                 items=len(articles), title=parsed.title, parse_error=parsed.error,
                                 warning=parsed.warning, offered=offered)
@@ -178,7 +183,7 @@ class FeedPoller:
     """
 
     def __init__(self, client, keys, *, allow_private=False, options=None, default_interval=DEFAULT_INTERVAL,
-                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None):
+                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None, force_before=None):
         self.client = client
         self.keys = keys
         self.options = options or FetchOptions()
@@ -186,6 +191,7 @@ class FeedPoller:
         self._default_interval = default_interval
         self._dead_after = dead_after
         self._force = force
+        self._force_before = force_before
         self._verify_processed = verify_processed
         self._stats_key = stats_key
         self._in_flight = {}  # feed id -> (feed, state, poll time, concurrent.futures.Future of its FetchResult)
@@ -209,7 +215,7 @@ class FeedPoller:
         now = time.time() if now is None else now
         feeds = [feed for feed in _unique_feeds(feeds) if feed.feed_id not in self._in_flight]
         states = load_states(self.client, self.keys, [feed.feed_id for feed in feeds])
-        due = [feed for feed in feeds if self._force or states[feed.feed_id].due(now)]
+        due = [feed for feed in feeds if self._forced(states[feed.feed_id]) or states[feed.feed_id].due(now)]
         if self._verify_processed and due:
             for feed_id in _unprocessed_feeds(self.client, self.keys, {f.feed_id: states[f.feed_id] for f in due}):
                 states[feed_id] = dataclasses.replace(states[feed_id], etag="", last_modified="")
@@ -218,6 +224,10 @@ class FeedPoller:
                                   "health": states[feed.feed_id].health}
                    for feed in feeds if feed.feed_id not in due_ids}
         return [(feed, states[feed.feed_id]) for feed in due], not_due
+
+    def _forced(self, state):
+        """Due whatever its schedule: ``force``, or (``force_before``, epoch seconds) not polled since then."""
+        return self._force or (self._force_before is not None and state.last_poll < self._force_before)
 
     def start(self, due, now=None):
         """Start fetching ``[(feed, state)]`` (from ``due``) in the background."""
@@ -431,12 +441,15 @@ class PollFeeds(beam.PTransform):
     impulse polls the due feeds every so often until ``stop_at`` (epoch seconds,
     default: never) or until the Redis key ``stop_key`` exists, which it sets
     itself after ``max_cycles`` poll cycles. ``stats_key`` is a Redis hash of
-    running totals (feeds_polled, feed_failures, items).
+    running totals (feeds_polled, feed_failures, items). ``force`` polls every
+    feed whether due or not; ``force_before`` (epoch seconds) only those not
+    polled since then (``monitor --force``: each feed once at the start, then
+    on its schedule).
     """
 
     def __init__(self, feeds, redis_url, *, prefix="newsmon:", allow_private=False, options=None,
                  default_interval=DEFAULT_INTERVAL, force=False, every=None, stop_at=None, stats_key=None,
-                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None):
+                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None, force_before=None):
         super().__init__()
         if isinstance(feeds, (str, Path)):
             feeds = load_feed_list(feeds)
@@ -458,7 +471,8 @@ class PollFeeds(beam.PTransform):
         self._batches = feed_batches(feeds)
         self._every = every
         self._stop_at = stop_at
-        poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed}
+        poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed,
+                     "force_before": force_before}
         handover = None if every is None else min(HANDOVER_SECONDS, every * _HANDOVER_SHARE)
         self._args = (redis_url, prefix, allow_private, options, poll_args, stats_key, stop_key, retry_seconds,
                       handover, max_cycles)
