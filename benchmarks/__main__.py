@@ -28,6 +28,7 @@ RUNS = {
     "stories": ([], ["--sizes", "100", "1000", "--probes", "40"]),
     "spikes": ([], ["--articles", "500", "--series", "1000", "--repeats", "1"]),
     "fulltext": ([], ["--minutes", "1", "--repeats", "1"]),
+    "channels": ([], ["--alerts", "100", "--repeats", "1"]),
 }
 
 
