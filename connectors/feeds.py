@@ -191,7 +191,8 @@ class FeedPoller:
     """
 
     def __init__(self, client, keys, *, allow_private=False, options=None, default_interval=DEFAULT_INTERVAL,
-                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None, share=None):
+                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None, force_before=None,
+                 share=None):
         self.client = client
         self.keys = keys
         self.options = options or FetchOptions()
@@ -199,6 +200,7 @@ class FeedPoller:
         self._default_interval = default_interval
         self._dead_after = dead_after
         self._force = force
+        self._force_before = force_before
         self._verify_processed = verify_processed
         self._stats_key = stats_key
         self._in_flight = {}  # feed id -> (feed, state, poll time, concurrent.futures.Future of its FetchResult)
@@ -239,7 +241,7 @@ class FeedPoller:
             mine = set(self._share.mine([feed.feed_id for feed in feeds], now))
             feeds = [feed for feed in feeds if feed.feed_id in mine]
         states = load_states(self.client, self.keys, [feed.feed_id for feed in feeds])
-        due = [feed for feed in feeds if self._force or states[feed.feed_id].due(now)]
+        due = [feed for feed in feeds if self._forced(states[feed.feed_id]) or states[feed.feed_id].due(now)]
         if self._verify_processed and due:
             for feed_id in _unprocessed_feeds(self.client, self.keys, {f.feed_id: states[f.feed_id] for f in due}):
                 states[feed_id] = dataclasses.replace(states[feed_id], etag="", last_modified="")
@@ -249,6 +251,10 @@ class FeedPoller:
                    for feed in feeds if feed.feed_id not in due_ids}
         return [(feed, states[feed.feed_id]) for feed in due], not_due
 
+    def _forced(self, state):
+        """Due whatever its schedule: ``force``, or (``force_before``, epoch seconds) not polled since then."""
+        return self._force or (self._force_before is not None and state.last_poll < self._force_before)
+
     def start(self, due, now=None):
         """Start fetching ``[(feed, state)]`` (from ``due``) in the background."""
         if not due:
@@ -257,7 +263,10 @@ class FeedPoller:
         lease = int(now + self.options.total_timeout + _LEASE_MARGIN)
         if self._share is not None:
             # Atomically, and only if still due: a member that just took the feed over may have.
-            due = claim_due(self.client, self.keys, due, now=now, lease_until=lease, force=self._force)
+            # A forced feed (--force) is fetched by its owner whatever its due time.
+            forced = [(feed, state) for feed, state in due if self._forced(state)]
+            due = forced + claim_due(self.client, self.keys, [(f, s) for f, s in due if not self._forced(s)],
+                                     now=now, lease_until=lease)
         pipe = self.client.pipeline(transaction=False)
         for feed, state in due:
             # The lease: until this poll ends (or the deadline passes), the feed is not due elsewhere.
@@ -473,15 +482,18 @@ class PollFeeds(beam.PTransform):
     impulse polls the due feeds every so often until ``stop_at`` (epoch seconds,
     default: never) or until the Redis key ``stop_key`` exists, which it sets
     itself after ``max_cycles`` poll cycles. ``stats_key`` is a Redis hash of
-    running totals (feeds_polled, feed_failures, items). ``share_member``: the name of
-    this monitor in the group of monitors polling the same feed list, which divide the
-    feeds between them (``share_lease`` seconds: how soon a dead member's feeds move on).
+    running totals (feeds_polled, feed_failures, items). ``force`` polls every
+    feed whether due or not; ``force_before`` (epoch seconds) only those not
+    polled since then (``monitor --force``: each feed once at the start, then
+    on its schedule). ``share_member``: the name of this monitor in the group of
+    monitors polling the same feed list, which divide the feeds between them
+    (``share_lease`` seconds: how soon a dead member's feeds move on).
     """
 
     def __init__(self, feeds, redis_url, *, prefix="newsmon:", allow_private=False, options=None,
                  default_interval=DEFAULT_INTERVAL, force=False, every=None, stop_at=None, stats_key=None,
-                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None, share_member=None,
-                 share_lease=DEFAULT_LEASE_SECONDS):
+                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None, force_before=None,
+                 share_member=None, share_lease=DEFAULT_LEASE_SECONDS):
         super().__init__()
         if isinstance(feeds, (str, Path)):
             feeds = load_feed_list(feeds)
@@ -503,7 +515,8 @@ class PollFeeds(beam.PTransform):
         self._batches = feed_batches(feeds)
         self._every = every
         self._stop_at = stop_at
-        poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed}
+        poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed,
+                     "force_before": force_before}
         if share_member:
             poll_args["share"] = (feed_group(feed.feed_id for feed in feeds), share_member, share_lease)
         handover = None if every is None else min(HANDOVER_SECONDS, every * _HANDOVER_SHARE)
