@@ -11,20 +11,19 @@
    small replay before the timed one (a cluster is started once and serves many
    jobs). Wall time from building the pipeline to the last write; articles/s
    and the ratio to the one-process rate. Target: two Dask workers >= 1.6x one process.
-2. Polling: ``--feeds`` feeds on one local HTTP server (every request answered
-   with a small RSS document), polled by FeedPollers sharing the feed list
-   (connectors/feed_state.py FeedShare), one process vs two processes started
-   together; feeds polled per second until every feed was polled once.
+2. Polling: ``--feeds`` feeds on the feed benchmark's server (benchmarks/feeds.py:
+   canned RSS of 10 items, on 127.0.0.1 ... 127.0.0.50), polled by FeedPollers
+   sharing the feed list (connectors/feed_state.py FeedShare), one process vs two
+   processes started together; feeds polled per second until every feed was
+   polled once (fetch, parse, state saved: the monitor's polling, without NER).
 """
 
 import argparse
 import multiprocessing
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from benchmarks.common import Figures, print_figures, print_target_table, progress, quiet_logging, start_redis
@@ -33,6 +32,7 @@ from benchmarks.corpus import realistic_articles, write_jsonl
 SUBSCRIPTIONS_FILE = Path(__file__).resolve().parent.parent / "seeds" / "subscriptions.yaml"
 MULTI_WORKER_ARGS = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
 TARGET_DASK = 1.6
+FEED_HOSTS = 50  # the feeds spread over 127.0.0.1 ... 127.0.0.50 (FetchOptions.per_host limits one host)
 
 
 def replay(jsonl, server, beam_args=()):
@@ -99,34 +99,6 @@ def replay_figures(figures, count, directory):
     return rows
 
 
-class _FeedServer:
-    """Any path answers a small RSS document with one item of its own."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
-                        f'<guid>{self.path}</guid><title>Item {self.path}</title><description>d</description>'
-                        f"</item></channel></rss>").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _poll_share(urls, redis_url, member, lease, ready, go):
     """One monitor's poller: joins the group, then polls its due share until no feed of the list is due."""
     from connectors.feed_fetch import FetchOptions
@@ -155,11 +127,13 @@ def _poll_share(urls, redis_url, member, lease, ready, go):
 def polling_figures(figures, count, directory):
     import redis
 
-    feed_server = _FeedServer()
+    from benchmarks.feeds import feed_body, start_feed_server
+
+    feed_server, port = start_feed_server(FEED_HOSTS, feed_body(10))
     server = start_redis(directory)
     rows, rates = [], {}
     try:
-        urls = [f"{feed_server.base}/f{n}.xml" for n in range(count)]
+        urls = [f"http://127.0.0.{n % FEED_HOSTS + 1}:{port}/feed/{n}" for n in range(count)]
         context = multiprocessing.get_context("spawn")
         for processes in (1, 2):
             redis.Redis.from_url(server.url).flushall()
@@ -182,7 +156,8 @@ def polling_figures(figures, count, directory):
             figures.add(f"polling, {processes} process(es)", "feeds/s", f"{polled / seconds:.0f}")
     finally:
         server.stop()
-        feed_server.stop()
+        feed_server.terminate()
+        feed_server.join()
     rows.append(("polling, 2 monitors / 1 monitor", f"{rates[2] / rates[1]:.2f}  ({rates[2]:.0f} vs {rates[1]:.0f}"
                  " feeds/s)", "", ""))
     return rows

@@ -172,6 +172,19 @@ def test_an_archive_path_that_does_not_exist_is_exit_2_before_any_work(capsys, r
     assert status == EXIT_USAGE and err == f"newsmon: archive path {tmp_path / 'nope'} does not exist\n"
 
 
+def test_redis_unreachable_from_the_workers_is_the_redis_error_on_the_client(cluster, archive, taxonomy):
+    """The worker's Redis error, raised on the client as on the local runner: the command turns it
+    into one line and exit 3 (pipeline/cli.py); nothing was written, so a rerun is safe."""
+    import redis
+
+    from pipeline.options import RunConfig
+    from pipeline.replay import run_replay
+
+    config = RunConfig(redis_url=f"redis://127.0.0.1:{free_port()}/0", taxonomy=taxonomy, retry_seconds=1)
+    with pytest.raises(redis.ConnectionError, match="Connection refused"):
+        run_replay([archive], config, ["--runner=dask", f"--dask_client_address={cluster.address}"])
+
+
 def test_the_dask_runner_answers_to_its_names():
     assert all(map(is_dask_runner, ["dask", "DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner"]))
     assert not is_dask_runner("FlinkRunner") and not is_dask_runner(None)
