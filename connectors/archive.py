@@ -6,6 +6,9 @@ Two formats, found by extension (directories are searched recursively):
   (the format of seeds/000_aa5d093c1f1fedc9.txt). Its id is the hash of its bytes.
 - ``.jsonl``: one article per line, ``{"title", "text"}`` and optionally
   ``"url", "published", "source", "id"``.
+- ``.html``/``.htm``: an article page as saved from a browser; its main text
+  extracted (transforms/page_text.py), its title, URL and date from its head.
+  A page with no article text (a consent wall, an empty page) is a failure.
 
 Only the list of files is built when the pipeline is constructed; the files
 are read inside the pipeline. An unreadable file or line goes to the
@@ -34,7 +37,7 @@ from transforms.deadletter import FAILED, failure
 __all__ = ["ARCHIVE_SUFFIXES", "SHIP_LIMIT_BYTES", "ReadArchive", "archive_files", "count_articles", "has_scheme",
            "read_archive_file", "shipped_files"]
 
-ARCHIVE_SUFFIXES = (".txt", ".jsonl")
+ARCHIVE_SUFFIXES = (".txt", ".jsonl", ".html", ".htm")
 SHIP_LIMIT_BYTES = 512 * 1024 * 1024  # local archive bytes a remote job may carry
 
 
@@ -126,6 +129,24 @@ def _read_txt(path, data):
     }
 
 
+def _read_html(path, data):
+    from transforms.page_text import choose_text, decode_html, extract_page, page_metadata
+
+    text, problem, _ = extract_page(data, "", path)
+    if problem:
+        raise ArticleReadError(problem)
+    meta = page_metadata(decode_html(data)[0])
+    source, why = choose_text("", text, title=meta["title"])
+    if source != "fulltext":
+        raise ArticleReadError(why)
+    article = {"id": "sha256:" + hashlib.sha256(data).hexdigest(), "title": meta["title"], "text": text,
+               "source": "archive", "origin": path, "text_source": "fulltext"}
+    for key in ("url", "published"):
+        if meta[key]:
+            article[key] = meta[key]
+    return article
+
+
 def _read_jsonl_line(path, number, line):
     try:
         record = json.loads(line)
@@ -165,7 +186,7 @@ def read_archive_file(path, data=None):
                                     payload=raw_line.decode("utf-8", "replace"))
     else:
         try:
-            yield _read_txt(path, data), None
+            yield (_read_html(path, data) if path.lower().endswith((".html", ".htm")) else _read_txt(path, data)), None
         except ArticleReadError as error:
             yield None, failure("read", error, origin=path)
 
@@ -205,7 +226,7 @@ def shipped_files(files, limit=SHIP_LIMIT_BYTES):
 
 
 class ReadArchive(beam.PTransform):
-    """Articles from ``.txt`` and ``.jsonl`` files; outputs ``articles`` and ``failed``.
+    """Articles from ``.txt``, ``.jsonl`` and ``.html`` files; outputs ``articles`` and ``failed``.
 
     ``ship=True``: local files are read now and their bytes go with the job (for a
     remote runner, whose workers cannot see this machine's files).
@@ -217,7 +238,7 @@ class ReadArchive(beam.PTransform):
             paths = [paths]
         self._files = archive_files(paths)
         if not self._files:
-            raise ValueError(f"no .txt or .jsonl articles under {', '.join(map(str, paths))}")
+            raise ValueError(f"no .txt, .jsonl or .html articles under {', '.join(map(str, paths))}")
         self._elements = shipped_files(self._files) if ship else list(self._files)
 
     @property

@@ -4,15 +4,20 @@
 
 One pass of PollFeeds (conditional GET, politeness, backoff; connectors/feeds.py)
 into the article graph (pipeline/graph.py). Items an earlier poll took through
-the graph are skipped. ``add_feed_run_arguments`` and ``feed_run_setup`` are
-shared with ``newsmon monitor``.
+the graph are skipped. On a terminal, a progress bar counts the due feeds as
+each is polled, with the items and alerts so far. ``add_feed_run_arguments``
+and ``feed_run_setup`` are shared with ``newsmon monitor``.
 """
+
+import time
 
 from connectors.counts import CountOptions, load_countries
 from connectors.feed_fetch import FetchOptions
+from connectors.feed_state import load_states
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from connectors.surges import SurgeWatch
+from pipeline.commands.progress import follow_run
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import (
@@ -26,7 +31,7 @@ from pipeline.options import (
 from seeds import default_file
 from transforms.topics import load_taxonomy
 
-__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup"]
+__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup", "fulltext_mode"]
 
 
 def add_feed_run_arguments(parser):
@@ -40,6 +45,10 @@ def add_feed_run_arguments(parser):
                         help="allow feeds on loopback and private addresses (refused by default)")
     parser.add_argument("--max-items", type=int, default=FetchOptions().max_items, metavar="N",
                         help="items taken per fetch of a feed, the newest first (default: %(default)d)")
+    parser.add_argument("--fulltext", choices=("auto", "always", "never"), default="never",
+                        help="fetch each item's page for its full text: auto (when the feed gives a teaser),"
+                             " always or never; for feeds whose list entry names no fulltext mode"
+                             " (default: %(default)s)")
     add_redis_arguments(parser)
     add_common_arguments(parser)
     add_prefilter_argument(parser)
@@ -49,6 +58,14 @@ def fetch_options(args):
     if args.max_items < 1:
         raise UsageError(f"--max-items must be at least 1, got {args.max_items}")
     return FetchOptions(max_items=args.max_items)
+
+
+def fulltext_mode(args, feeds):
+    """The run's full-text mode for RunConfig.fulltext: None (no page step) when it is never and no
+    feed of the list names a mode of its own."""
+    if args.fulltext == "never" and not any(feed.fulltext for feed in feeds):
+        return None
+    return args.fulltext
 
 
 def feed_run_setup(args):
@@ -90,13 +107,18 @@ def run(args, beam_args):
                        aliases=args.aliases, places=args.places, prefix=args.prefix, stats_key=stats_key,
                        skip_processed=True,
                        live_subscriptions=True, prefilter=args.prefilter,
-                       counts=CountOptions(countries=load_countries()))
+                       counts=CountOptions(countries=load_countries()),
+                       fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
         force=args.force, stats_key=stats_key, verify_processed=True, options=fetch_options(args))
     _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
-    result = run_pipeline(pipeline, beam_args)
+    now = time.time()
+    due = sum(1 for state in load_states(client, keys, {feed.feed_id for feed in feeds}).values()
+              if args.force or state.due(now))
+    result = follow_run(lambda: run_pipeline(pipeline, beam_args), client, stats_key, total=due,
+                        field="feeds_polled", desc="poll", unit="feed", postfix=("items", "alerts"))
     client.delete(stats_key)
     counts = metric_counts(result)
     all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
