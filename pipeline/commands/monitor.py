@@ -19,7 +19,7 @@ from connectors.feed_state import load_states
 from connectors.redis_connection import redis_client
 from connectors.redis_streams import new_run_id
 from connectors.surges import SurgeWatch
-from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options
+from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options, fulltext_mode
 from pipeline.errors import UsageError
 from pipeline.options import FeedRun, RunConfig, alias_table
 
@@ -42,7 +42,8 @@ def run(args, beam_args):
     config = RunConfig.from_arguments(args, redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions,
                                       stats_key=keys.run_stats(run_id), retry_seconds=None,
                                       feed_run=FeedRun(refresh_seconds=min(5.0, float(args.interval))),
-                                      counts=CountOptions(countries=load_countries()))
+                                      counts=CountOptions(countries=load_countries()),
+                                      fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     # Its own client with timeouts: a Redis that hangs must not hold up the supervisor's loop.
     watch = SurgeWatch(redis_client(url, socket_timeout=10, socket_connect_timeout=2), keys.prefix)
     print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"

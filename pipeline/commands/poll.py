@@ -32,7 +32,7 @@ from pipeline.options import (
 from seeds import default_file
 from transforms.topics import load_taxonomy
 
-__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup"]
+__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup", "fulltext_mode"]
 
 
 def add_feed_run_arguments(parser):
@@ -46,6 +46,10 @@ def add_feed_run_arguments(parser):
                         help="allow feeds on loopback and private addresses (refused by default)")
     parser.add_argument("--max-items", type=int, default=FetchOptions().max_items, metavar="N",
                         help="items taken per fetch of a feed, the newest first (default: %(default)d)")
+    parser.add_argument("--fulltext", choices=("auto", "always", "never"), default="never",
+                        help="fetch each item's page for its full text: auto (when the feed gives a teaser),"
+                             " always or never; for feeds whose list entry names no fulltext mode"
+                             " (default: %(default)s)")
     add_redis_arguments(parser)
     add_common_arguments(parser)
     add_prefilter_argument(parser)
@@ -55,6 +59,14 @@ def fetch_options(args):
     if args.max_items < 1:
         raise UsageError(f"--max-items must be at least 1, got {args.max_items}")
     return FetchOptions(max_items=args.max_items)
+
+
+def fulltext_mode(args, feeds):
+    """The run's full-text mode for RunConfig.fulltext: None (no page step) when it is never and no
+    feed of the list names a mode of its own."""
+    if args.fulltext == "never" and not any(feed.fulltext for feed in feeds):
+        return None
+    return args.fulltext
 
 
 def feed_run_setup(args):
@@ -94,7 +106,8 @@ def run(args, beam_args):
     alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig.from_arguments(args, redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions,
                                       stats_key=stats_key, feed_run=FeedRun(),
-                                      counts=CountOptions(countries=load_countries()))
+                                      counts=CountOptions(countries=load_countries()),
+                                      fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
