@@ -20,7 +20,7 @@ setup(
                                     "transforms", "transforms.*", "seeds"]),
     package_data={"seeds": ["*.yaml", "*.opml", "*.txt"],
                   # newsmon web: its templates and its few static files (no CDN, nothing fetched at run time).
-                  "pipeline.web": ["templates/*.html", "static/*.css", "static/*.js"]},
+                  "pipeline.web": ["templates/*.html", "static/*.css", "static/*.js", "static/*.svg"]},
     install_requires=[
         "apache-beam==2.77.0",
         "spacy>=3.8,<3.9",

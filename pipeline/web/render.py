@@ -110,7 +110,7 @@ def alert_view(entry_id, fields, stream=""):
         "published": _clean(fields.get("published")),
         "story": _clean(fields.get("story")),
         "kind": _clean(kind),
-        "update": _clean(fields.get("update")),
+        "update_reason": _clean(fields.get("update")),
         "story_sources": _clean(fields.get("story_sources")),
         "topics": [_clean(t) for t in topics],
         "terms": [_clean(t) for t in terms],
