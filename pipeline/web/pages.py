@@ -22,23 +22,43 @@ from pipeline.commands.subscribe import known_topics
 from pipeline.web.render import alert_view, entry_time, stream_id_key, trend_svg
 from transforms.spikes import DAY_SECONDS, series_kind, series_name
 
-__all__ = ["dead_letters", "feed_rows", "live_alerts", "story_list", "story_page", "subscription_rows",
-           "topics_known", "trends_page"]
+__all__ = ["dead_letters", "feed_rows", "latest_entries", "live_alerts", "story_list", "story_page",
+           "subscription_rows", "topics_known", "trends_page"]
+
+
+def latest_entries(client, streams, count):
+    """The ``count`` newest entries of all ``streams`` together, ``[(stream, entry id, fields)]``
+    newest first. Reads a few entries of each stream, and more only from a stream whose oldest
+    read entry is still among the newest ``count`` (20 streams of 5,000 alerts: ~60 entries read,
+    not 1,000)."""
+    streams = sorted(set(streams))
+    if not streams or count <= 0:
+        return []
+    per = -(-count // len(streams)) + 1
+    cursors = dict.fromkeys(streams, "+")
+    merged = []
+    while cursors:
+        pipe = client.pipeline(transaction=False)
+        for stream, newest in cursors.items():
+            pipe.xrevrange(stream, max=newest, count=per)
+        more = {}
+        for stream, entries in zip(cursors, pipe.execute()):
+            merged.extend((stream_id_key(entry_id), stream, entry_id, fields) for entry_id, fields in entries)
+            if len(entries) == per:
+                more[stream] = (stream_id_key(entries[-1][0]), "(" + entries[-1][0])
+        merged.sort(key=lambda e: e[0], reverse=True)
+        del merged[count:]
+        cutoff = merged[-1][0] if len(merged) == count else None
+        cursors = {stream: start for stream, (oldest, start) in more.items() if cutoff is None or oldest > cutoff}
+        per *= 2
+    return [(stream, entry_id, fields) for _, stream, entry_id, fields in merged]
 
 
 def live_alerts(client, keys, streams, count=50, subscription=None):
-    """``[alert_view]``, newest first, from the streams given (one round trip)."""
+    """``[alert_view]``, newest first, from the streams given."""
     if subscription:
         streams = [keys.alerts(subscription)]
-    streams = sorted(set(streams))
-    pipe = client.pipeline(transaction=False)
-    for stream in streams:
-        pipe.xrevrange(stream, count=count)
-    merged = []
-    for stream, entries in zip(streams, pipe.execute() if streams else []):
-        merged.extend((stream_id_key(entry_id), stream, entry_id, fields) for entry_id, fields in entries)
-    merged.sort(key=lambda e: e[0], reverse=True)
-    return [alert_view(entry_id, fields, stream) for _, stream, entry_id, fields in merged[:count]]
+    return [alert_view(entry_id, fields, stream) for stream, entry_id, fields in latest_entries(client, streams, count)]
 
 
 def _when(epoch):
