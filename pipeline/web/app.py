@@ -308,6 +308,8 @@ def create_app(config):
         if form is None:
             return refused(request)
         name, action = request.path_params["name"], request.path_params["action"]
+        if action not in ("pause", "resume", "delete"):
+            return PlainTextResponse(f"no action {action!r}: pause, resume or delete", status_code=404)
         store = SubscriptionStore(client, keys)
         if action == "delete":
             done = await read(store.remove, name)

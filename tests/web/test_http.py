@@ -106,6 +106,7 @@ def test_writes_need_the_token_and_the_forms_csrf_field(web, redis_db):
     assert cross.status_code == 403
     assert redis_db.hkeys("newsmon:subscriptions") == ["ns"]
     assert client.post("/subscriptions/save", data={**form, "csrf": csrf}).status_code == 200
+    assert client.post("/subscriptions/ns/frobnicate", data={"csrf": csrf}).status_code == 404
     bearer = httpx.post(web.url + "subscriptions/ns/pause", timeout=30,
                         headers={"Authorization": f"Bearer {web.token}"})
     assert bearer.status_code == 200 and "subscription ns paused" in bearer.text
