@@ -47,6 +47,12 @@ setup(
         # Stories: MinHash for near-duplicates, and word frequencies as term weights (see ARCHITECTURE.md).
         "datasketch==2.0.0",
         "wordfreq==3.1.1",
+        # Full text of article pages (connectors/pages.py): trafilatura extracts the main text
+        # (see ARCHITECTURE.md for why), Protego reads robots.txt, charset-normalizer guesses
+        # the encoding of a page that declares none.
+        "trafilatura==2.3.1",
+        "Protego==0.7.0",
+        "charset-normalizer>=3.3,<4",
         # newsmon web (pipeline/web/): ASGI app, server, templates, form parsing.
         "starlette==1.10.0",
         "uvicorn==0.54.0",

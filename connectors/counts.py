@@ -54,37 +54,56 @@ _MAX_TITLE_CHARS = 300
 _GRACE_SECONDS = DAY_SECONDS
 
 COUNT_SCRIPT = """
--- Per article: KEYS marker, 15m, 1d, hour-of-week, sources, stories, titles; the last KEY: the stats hash.
--- ARGV: ttl15, ttl1d, ttlhod, marker ttl, then per article: n series, source, story, title, series...
--- Returns per article 1 (counted) or 0 (already counted). Hashes, not sorted sets: HINCRBY is O(1).
+-- Per counted article: KEYS marker, 15m, 1d, hour-of-week, sources, stories, titles;
+-- per skipped article (no usable date): KEYS its marker; the last KEY: the stats hash.
+-- ARGV: ttl15, ttl1d, ttlhod, marker ttl, then per counted article: n series, source, story,
+-- title, series...; per skipped one: -1 and its outcome (undated, too_old, future).
+-- Returns per article 1 (counted or skipped now) or 0 (seen before): a replayed, retried or
+-- re-fetched article adds nothing, to the buckets or to the stats. Hashes: HINCRBY is O(1).
 local ttl15, ttl1d, ttlhod, mttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local k, a, out = 1, 5, {}
+local stats = KEYS[#KEYS]
+local k, a, out, ttls = 1, 5, {}, {}
+local counted, duplicate = 0, 0
 while a <= #ARGV do
-  local n, source, story, title = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  if redis.call('SET', KEYS[k], '1', 'NX', 'EX', mttl) then
-    for i = a + 4, a + 3 + n do
-      local s = ARGV[i]
-      redis.call('HINCRBY', KEYS[k + 1], s, 1)
-      redis.call('HINCRBY', KEYS[k + 2], s, 1)
-      redis.call('HINCRBY', KEYS[k + 3], s, 1)
-      redis.call('HINCRBY', KEYS[k + 4], s .. '\\31' .. source, 1)
-      if s ~= 'all' then redis.call('HINCRBY', KEYS[k + 5], s .. '\\31' .. story, 1) end
+  local n = tonumber(ARGV[a])
+  if n < 0 then
+    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', mttl) then
+      redis.call('HINCRBY', stats, ARGV[a + 1], 1)
+      out[#out + 1] = 1
+    else
+      duplicate = duplicate + 1
+      out[#out + 1] = 0
     end
-    redis.call('HSETNX', KEYS[k + 6], story, title)
-    redis.call('EXPIRE', KEYS[k + 1], ttl15)
-    redis.call('EXPIRE', KEYS[k + 2], ttl1d)
-    redis.call('EXPIRE', KEYS[k + 3], ttlhod)
-    for j = k + 4, k + 6 do redis.call('EXPIRE', KEYS[j], ttl15) end
-    out[#out + 1] = 1
+    k, a = k + 1, a + 2
   else
-    out[#out + 1] = 0
+    local source, story, title = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    if redis.call('SET', KEYS[k], '1', 'NX', 'EX', mttl) then
+      for i = a + 4, a + 3 + n do
+        local s = ARGV[i]
+        redis.call('HINCRBY', KEYS[k + 1], s, 1)
+        redis.call('HINCRBY', KEYS[k + 2], s, 1)
+        redis.call('HINCRBY', KEYS[k + 3], s, 1)
+        if s ~= 'all' then  -- never judged: its sources and stories are never asked for
+          redis.call('HINCRBY', KEYS[k + 4], s .. '\\31' .. source, 1)
+          redis.call('HINCRBY', KEYS[k + 5], s .. '\\31' .. story, 1)
+        end
+      end
+      redis.call('HSETNX', KEYS[k + 6], story, title)
+      -- Articles of a flush share their buckets: each key's TTL is set once, at the end.
+      ttls[KEYS[k + 1]], ttls[KEYS[k + 2]], ttls[KEYS[k + 3]] = ttl15, ttl1d, ttlhod
+      for j = k + 4, k + 6 do ttls[KEYS[j]] = ttl15 end
+      counted = counted + 1
+      out[#out + 1] = 1
+    else
+      duplicate = duplicate + 1
+      out[#out + 1] = 0
+    end
+    k, a = k + 7, a + 4 + n
   end
-  k, a = k + 7, a + 4 + n
 end
-local counted = 0
-for _, v in ipairs(out) do counted = counted + v end
-redis.call('HINCRBY', KEYS[k], 'counted', counted)
-redis.call('HINCRBY', KEYS[k], 'duplicate', #out - counted)
+for key, ttl in pairs(ttls) do redis.call('EXPIRE', key, ttl) end
+redis.call('HINCRBY', stats, 'counted', counted)
+redis.call('HINCRBY', stats, 'duplicate', duplicate)
 return out
 """
 
@@ -118,6 +137,11 @@ class CountKeys:
 
     def marker(self, article_id):
         return f"{self.prefix}seen:count:{article_id}"
+
+    def skipped_marker(self, outcome, article_id):
+        """The marker of an article skipped as ``outcome`` (undated, too_old, future): a
+        future article counts once it is due, under its own marker."""
+        return f"{self.prefix}seen:count:{outcome}:{article_id}"
 
     def baseline(self, day):
         return f"{self.prefix}baseline:{day_label(day)}"
@@ -185,12 +209,13 @@ def _clean(value, limit):
 
 
 def count_arguments(article, keys, options, now=None):
-    """``(outcome, keys, args)`` for one article: outcome ``counted`` (keys and args for the
-    script), else ``undated``, ``too_old`` or ``future`` (nothing to write)."""
+    """``(outcome, keys, args)`` for one article, for the script: outcome ``counted``, else
+    ``undated``, ``too_old`` or ``future`` (then only its marker and the outcome: the stats
+    count a skipped article once too)."""
     reference = options.reference if options.reference is not None else (now or time.time())
     outcome, moment = place_event(event_time(article), reference, retention_days=options.daily_retention_days)
     if outcome != "counted":
-        return outcome, None, None
+        return outcome, [keys.skipped_marker(outcome, article.get("id") or "")], [-1, outcome]
     bucket = int(moment // BUCKET_SECONDS)
     day = int(moment // DAY_SECONDS)
     hour = int(moment % DAY_SECONDS // 3600)
@@ -204,9 +229,8 @@ def count_arguments(article, keys, options, now=None):
 
 
 def count_once(client, prepared, options, keys_of):
-    """Count prepared articles (``[(keys, args)]``) in one script call; ``client`` may be a pipeline.
-
-    ``skipped`` outcomes (``{"undated": n, ...}``) are added to the stats in the same round trip."""
+    """Count prepared articles (``[(keys, args)]`` of count_arguments) in one script call;
+    ``client`` may be a pipeline. Returns per article 1 (new) or 0 (seen before)."""
     if not prepared:
         return []
     keys, args = [], list(options.ttls) + [options.marker_ttl]
@@ -229,24 +253,20 @@ class ArticleCounter:
         self.options = options
         self.keys = CountKeys(prefix)
         self.prepared = []
-        self.skipped = {}
 
     def add(self, article, now=None):
         outcome, keys, args = count_arguments(article, self.keys, self.options, now)
-        if keys is None:
-            self.skipped[outcome] = self.skipped.get(outcome, 0) + 1
-        else:
-            self.prepared.append((keys, args))
+        self.prepared.append((keys, args))
         return outcome
 
     def write(self, pipe):
+        """Queue the count of every article added since the last clear(): one script call.
+        Idempotent: the sink retries a failed round trip with the same articles, and each
+        article, counted or skipped, adds to the buckets and the stats once."""
         count_once(pipe, self.prepared, self.options, self.keys)
-        for outcome, n in self.skipped.items():
-            pipe.hincrby(self.keys.stats, outcome, n)
 
     def clear(self):
         self.prepared = []
-        self.skipped = {}
 
 
 def _score(value):

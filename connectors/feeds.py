@@ -178,7 +178,7 @@ class FeedPoller:
     """
 
     def __init__(self, client, keys, *, allow_private=False, options=None, default_interval=DEFAULT_INTERVAL,
-                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None):
+                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None, force_before=None):
         self.client = client
         self.keys = keys
         self.options = options or FetchOptions()
@@ -186,6 +186,7 @@ class FeedPoller:
         self._default_interval = default_interval
         self._dead_after = dead_after
         self._force = force
+        self._force_before = force_before
         self._verify_processed = verify_processed
         self._stats_key = stats_key
         self._in_flight = {}  # feed id -> (feed, state, poll time, concurrent.futures.Future of its FetchResult)
@@ -209,7 +210,7 @@ class FeedPoller:
         now = time.time() if now is None else now
         feeds = [feed for feed in _unique_feeds(feeds) if feed.feed_id not in self._in_flight]
         states = load_states(self.client, self.keys, [feed.feed_id for feed in feeds])
-        due = [feed for feed in feeds if self._force or states[feed.feed_id].due(now)]
+        due = [feed for feed in feeds if self._forced(states[feed.feed_id]) or states[feed.feed_id].due(now)]
         if self._verify_processed and due:
             for feed_id in _unprocessed_feeds(self.client, self.keys, {f.feed_id: states[f.feed_id] for f in due}):
                 states[feed_id] = dataclasses.replace(states[feed_id], etag="", last_modified="")
@@ -218,6 +219,10 @@ class FeedPoller:
                                   "health": states[feed.feed_id].health}
                    for feed in feeds if feed.feed_id not in due_ids}
         return [(feed, states[feed.feed_id]) for feed in due], not_due
+
+    def _forced(self, state):
+        """Due whatever its schedule: ``force``, or (``force_before``, epoch seconds) not polled since then."""
+        return self._force or (self._force_before is not None and state.last_poll < self._force_before)
 
     def start(self, due, now=None):
         """Start fetching ``[(feed, state)]`` (from ``due``) in the background."""
@@ -431,12 +436,15 @@ class PollFeeds(beam.PTransform):
     impulse polls the due feeds every so often until ``stop_at`` (epoch seconds,
     default: never) or until the Redis key ``stop_key`` exists, which it sets
     itself after ``max_cycles`` poll cycles. ``stats_key`` is a Redis hash of
-    running totals (feeds_polled, feed_failures, items).
+    running totals (feeds_polled, feed_failures, items). ``force`` polls every
+    feed whether due or not; ``force_before`` (epoch seconds) only those not
+    polled since then (``monitor --force``: each feed once at the start, then
+    on its schedule).
     """
 
     def __init__(self, feeds, redis_url, *, prefix="newsmon:", allow_private=False, options=None,
                  default_interval=DEFAULT_INTERVAL, force=False, every=None, stop_at=None, stats_key=None,
-                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None):
+                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None, force_before=None):
         super().__init__()
         if isinstance(feeds, (str, Path)):
             feeds = load_feed_list(feeds)
@@ -458,7 +466,8 @@ class PollFeeds(beam.PTransform):
         self._batches = feed_batches(feeds)
         self._every = every
         self._stop_at = stop_at
-        poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed}
+        poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed,
+                     "force_before": force_before}
         handover = None if every is None else min(HANDOVER_SECONDS, every * _HANDOVER_SHARE)
         self._args = (redis_url, prefix, allow_private, options, poll_args, stats_key, stop_key, retry_seconds,
                       handover, max_cycles)

@@ -50,18 +50,20 @@ STOP_GRACE_SECONDS = 5.0  # after a stop, the longest wait for the writes in fli
 
 
 def build_monitor(pipeline, feeds, config, *, interval, tick, stop_at=None, stop_key=None,
-                  allow_private=False, fetch_options=None, max_polls=None):
+                  allow_private=False, fetch_options=None, max_polls=None, force_before=None):
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, config.redis_url, prefix=config.prefix, allow_private=allow_private, options=fetch_options,
         every=tick, stop_at=stop_at, default_interval=interval, stats_key=config.stats_key,
-        stop_key=stop_key, verify_processed=True, retry_seconds=config.retry_seconds, max_cycles=max_polls)
+        stop_key=stop_key, verify_processed=True, retry_seconds=config.retry_seconds, max_cycles=max_polls,
+        force_before=force_before)
     return {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
 
 
 def run_monitor(feeds, config, beam_args=(), *, interval, max_polls=None, duration=None, stop_key=None,
-                allow_private=False, fetch_options=None):
+                allow_private=False, fetch_options=None, force_before=None):
     """Run until ``duration`` seconds have passed or ``stop_key`` is set (after ``max_polls`` poll
-    cycles, the source sets it itself), or for ever."""
+    cycles, the source sets it itself), or for ever. With ``force_before`` (epoch seconds), feeds
+    not polled since then are polled at once, whatever their schedule."""
     beam_args = list(beam_args)
     if runs_locally(beam_args):
         apply_local_runner_fixes()
@@ -71,7 +73,8 @@ def run_monitor(feeds, config, beam_args=(), *, interval, max_polls=None, durati
         raise ValueError("max_polls needs a stop_key")
     pipeline = make_pipeline(beam_args, streaming=True)
     build_monitor(pipeline, feeds, config, interval=interval, tick=tick, stop_at=stop_at, stop_key=stop_key,
-                  allow_private=allow_private, fetch_options=fetch_options, max_polls=max_polls)
+                  allow_private=allow_private, fetch_options=fetch_options, max_polls=max_polls,
+                  force_before=force_before)
     return run_pipeline(pipeline, beam_args)
 
 
@@ -96,7 +99,7 @@ def _quick_client(url):
 
 def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval, max_polls=None,
                       duration=None, allow_private=False, embedded_server=None, fetch_options=None,
-                      on_tick=None, tick_every=60.0):
+                      on_tick=None, tick_every=60.0, force_before=None):
     """Run the monitor until it ends or is stopped, printing a status line per poll cycle.
 
     ``client`` is the command's Redis client (unused while the monitor runs: the supervisor
@@ -114,7 +117,7 @@ def supervise_monitor(feeds, config, beam_args=(), *, client, stop_key, interval
         try:
             run_monitor(feeds, config, beam_args, interval=interval, max_polls=max_polls,
                         duration=duration, stop_key=stop_key, allow_private=allow_private,
-                        fetch_options=fetch_options)
+                        fetch_options=fetch_options, force_before=force_before)
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             outcome["error"] = error
 

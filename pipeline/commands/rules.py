@@ -5,14 +5,17 @@
 
 Prints each matching article with the rule's score, matched terms and evidence
 sentences (pipeline/tag.py ``preview_subscriptions``; NER runs only on
-articles a rule could match).
+articles a rule could match). On a terminal, a progress bar on stderr counts
+the articles read.
 """
 
 import sys
 from pathlib import Path
 
+from connectors.archive import archive_files, count_articles
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file
 from pipeline.commands.json_lines import article_json, print_json_line
+from pipeline.commands.progress import progress
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_common_arguments, add_redis_arguments, connect_redis
 from transforms.topics import load_taxonomy
@@ -33,8 +36,13 @@ def run_test(args, _beam_args):
             raise UsageError(f"no subscription {args.rule!r} in Redis, and no file of that name")
         subscriptions = {args.rule: {k: v for k, v in rule.items() if k != "paused"}}
     matches = failures = 0
-    for article, failed in preview_subscriptions(args.archive, taxonomy, subscriptions,
-                                                 model=args.model, aliases_path=args.aliases, places_path=args.places):
+
+    def reading(raw_articles):  # counted: articles no rule matches print nothing
+        return progress(raw_articles, total=count_articles(archive_files(args.archive)), desc="rules test")
+
+    for article, failed in preview_subscriptions(args.archive, taxonomy, subscriptions, model=args.model,
+                                                 aliases_path=args.aliases, places_path=args.places,
+                                                 reading=reading):
         if failed is not None:
             failures += 1
             print(f"newsmon: {failed['origin']}: {failed['error']}", file=sys.stderr)

@@ -103,3 +103,34 @@ def test_prefix_is_respected(redis_db, prefix):
     counter.write(pipe)
     pipe.execute()
     assert redis_db.keys("newsmon:*") == [] and redis_db.keys("other:count:15m:*")
+
+
+def test_a_retried_flush_counts_each_article_once_skipped_ones_too(redis_db):
+    """The sink retries a round trip that failed on the way back (call_with_retry runs the
+    same flush again), and one bundle may carry the same article twice: the buckets and the
+    stats, the skipped outcomes included, count each article once."""
+    counter = ArticleCounter(OPTIONS)
+    for article in [_article("a1", "2027-01-15T07:50:00Z"), _article("a1", "2027-01-15T07:50:00Z"),
+                    _article("old", "2019-03-01T00:00:00Z"), _article("future", "2035-01-01T00:00:00Z"),
+                    _article("undated", "")]:
+        counter.add(article)
+    for _ in range(2):  # the flush and its retry
+        pipe = redis_db.pipeline(transaction=False)
+        counter.write(pipe)
+        pipe.execute()
+    _count(redis_db, [_article("old", "2019-03-01T00:00:00Z"), _article("undated", "")])  # a replay
+    stats = CountStore(redis_db).stats()
+    assert (stats["counted"], stats["too_old"], stats["future"], stats["undated"]) == (1, 1, 1, 1)
+    assert stats["duplicate"] == 1 + 5 + 2
+    bucket = (NOW - 600) // BUCKET_SECONDS
+    assert CountStore(redis_db).buckets(["all"], bucket, bucket)[0].tolist() == [1]
+
+
+def test_a_future_article_counts_once_it_is_due(redis_db):
+    article = _article("early", "2027-01-20T09:00:00Z")
+    assert _count(redis_db, [article]) == ["future"]
+    later = CountOptions(reference=NOW + 6 * DAY_SECONDS, countries=OPTIONS.countries)
+    assert _count(redis_db, [article], later) == ["counted"]
+    assert _count(redis_db, [article], later) == ["counted"]  # the outcome; the count stays one
+    day = (NOW + 5 * DAY_SECONDS) // DAY_SECONDS
+    assert CountStore(redis_db).days(["all"], day, day)[0].tolist() == [1]

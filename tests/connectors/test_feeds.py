@@ -194,6 +194,20 @@ def test_force_polls_feeds_that_are_not_due(feed_server, redis_db):
     assert len(poll([atom], redis_db, now=NOW + 1, force=True).articles) == 2
 
 
+def test_force_before_polls_each_feed_not_polled_since_once_then_keeps_its_schedule(feed_server, redis_db):
+    atom = feed(feed_server, "/plain/atom.xml?force-before")
+    poll([atom], redis_db)  # polled at NOW: next due at NOW + INTERVAL
+    with FeedPoller(redis_db, KEYS, allow_private=True, options=OPTIONS, default_interval=INTERVAL,
+                    force_before=NOW + 10) as poller:
+        due, _ = poller.due([atom], now=NOW + 20)
+        assert [f.url for f, _ in due] == [atom.url]  # not polled since NOW + 10: due whatever its schedule
+        poller.start(due, now=NOW + 20)
+        assert [p.stat["outcome"] for p in poller.finished()] == ["ok"]
+        assert poller.due([atom], now=NOW + 30) == ([], {atom.feed_id: {
+            "url": atom.url, "outcome": "not due", "next_poll": NOW + 20 + INTERVAL, "health": "ok"}})
+    assert len(feed_server.requests_for("/plain/atom.xml?force-before")) == 2
+
+
 def test_the_list_interval_overrides_the_default(feed_server, redis_db):
     hourly = feed(feed_server, "/feeds/atom.xml?hourly", interval=3600)
     poll([hourly], redis_db)

@@ -53,7 +53,9 @@ def test_the_runner_still_leaks_and_spins_without_the_fix():
     # the matching fix in pipeline/local_runner_fixes.py can go.
     kept, bundles = probe("plain")
     assert kept == "lazy"
-    assert bundles > 100
+    # Far more bundles than the fixed runner's bound below (about 200 on an idle machine;
+    # a busy one leaves the spinning runner fewer turns, 39 at a load of 15 on 2 cores).
+    assert bundles >= 30
 
 
 @pytest.mark.skipif(not needs_fixes(), reason=f"no local-runner fixes for Beam {beam.__version__}")

@@ -1,6 +1,8 @@
 """``newsmon monitor`` as a real subprocess: how it stops, and that one slow feed holds back no other.
 
 - ``--max-polls N`` is N poll cycles: the feed server sees exactly N requests, then the monitor exits 0.
+- A monitor started when no feed is due says when the first poll will be (it waits for it: not a
+  hang); ``--force`` polls every feed at once, so ``--max-polls 1 --force`` ends after one poll.
 - ``--duration`` and SIGTERM end it within a few seconds even while Redis is down.
 - A feed trickling in at one byte a second does not delay the event of a good feed beside it.
 """
@@ -141,13 +143,19 @@ def durable_redis(tmp_path):
 @pytest.mark.slow
 def test_duration_and_sigterm_end_a_monitor_while_redis_is_down(feeds, durable_redis, tmp_path):
     timed_log, signalled_log = tmp_path / "timed.log", tmp_path / "signalled.log"
-    duration = 40
-    timed = monitor(feed_list(tmp_path, feeds, "timed"), durable_redis.url, timed_log, "--duration", str(duration))
-    wait_for(lambda: "newsmon: monitoring" in timed_log.read_text(), "the monitor to start")
-    started = time.monotonic()  # the duration counts from here (the command's start-up is before it)
+    duration = 90  # at load 15 a monitor's first poll comes up to ~60 s after its start line
+    # The monitor without a duration starts first, so that the timed one's duration holds only
+    # its own start-up-free run, both first polls and the outage (not a second start-up).
     signalled = monitor(feed_list(tmp_path, feeds, "signalled"), durable_redis.url, signalled_log)
+    timed = None
     try:
-        wait_for(lambda: feeds.count("/timed.xml") and feeds.count("/signalled.xml"), "both monitors to poll")
+        wait_for(lambda: "newsmon: monitoring" in signalled_log.read_text(), "the first monitor to start")
+        timed = monitor(feed_list(tmp_path, feeds, "timed"), durable_redis.url, timed_log, "--duration",
+                        str(duration))
+        wait_for(lambda: "newsmon: monitoring" in timed_log.read_text(), "the monitor to start")
+        started = time.monotonic()  # the duration counts from here (the command's start-up is before it)
+        wait_for(lambda: feeds.count("/timed.xml") and feeds.count("/signalled.xml"), "both monitors to poll",
+                 timeout=duration - 10)
         durable_redis.stop()
         assert time.monotonic() - started < duration, "Redis went down only after the duration was over"
         wait_for(lambda: "Redis unreachable" in signalled_log.read_text(), "the outage to be noticed")
@@ -158,7 +166,8 @@ def test_duration_and_sigterm_end_a_monitor_while_redis_is_down(feeds, durable_r
         assert timed.wait(timeout=duration + 30) == 0, timed_log.read_text()
         ran = time.monotonic() - started
     finally:
-        killed(timed)
+        if timed is not None:
+            killed(timed)
         killed(signalled)
     print(f"SIGTERM to exit with Redis down: {after_signal:.1f} s; --duration {duration} ran {ran:.1f} s")
     assert "Traceback" not in timed_log.read_text() + signalled_log.read_text()
@@ -179,3 +188,36 @@ def test_a_feed_trickling_one_byte_a_second_holds_back_no_other(feeds, redis_url
         assert process.wait(timeout=30) == 0, log.read_text()
     finally:
         killed(process)
+
+
+@pytest.mark.slow
+def test_a_monitor_with_no_feed_due_says_so_and_force_polls_at_once(feeds, redis_url, tmp_path):
+    feedlist = feed_list(tmp_path, feeds, "scheduled")
+    first, waiting, forced = (tmp_path / f"{name}.log" for name in ("first", "waiting", "forced"))
+    quarter_hour = ("--max-polls", "1", "--interval", "900")  # the last --interval wins over the helper's
+    process = monitor(feedlist, redis_url, first, *quarter_hour)
+    try:
+        assert process.wait(timeout=120) == 0, first.read_text()
+    finally:
+        killed(process)
+    assert feeds.count("/scheduled.xml") == 1, first.read_text()
+    assert "no feed is due" not in first.read_text()
+    # The feed is not due for 15 minutes: the same command waits for it, and says so at once.
+    process = monitor(feedlist, redis_url, waiting, *quarter_hour)
+    try:
+        wait_for(lambda: "no feed is due yet: the first poll is at" in waiting.read_text(),
+                 "the line saying when the first poll will be", timeout=120)
+        assert "--force polls them now" in waiting.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, waiting.read_text()
+    finally:
+        killed(process)
+    assert feeds.count("/scheduled.xml") == 1, waiting.read_text()
+    # --force: polled at once, and --max-polls 1 ends the run after that one poll.
+    process = monitor(feedlist, redis_url, forced, *quarter_hour, "--force")
+    try:
+        assert process.wait(timeout=120) == 0, forced.read_text()
+    finally:
+        killed(process)
+    assert feeds.count("/scheduled.xml") == 2, forced.read_text()
+    assert "Traceback" not in first.read_text() + waiting.read_text() + forced.read_text()
