@@ -6,6 +6,9 @@ Two formats, found by extension (directories are searched recursively):
   (the format of seeds/000_aa5d093c1f1fedc9.txt). Its id is the hash of its bytes.
 - ``.jsonl``: one article per line, ``{"title", "text"}`` and optionally
   ``"url", "published", "source", "id"``.
+- ``.html``/``.htm``: an article page as saved from a browser; its main text
+  extracted (transforms/page_text.py), its title, URL and date from its head.
+  A page with no article text (a consent wall, an empty page) is a failure.
 
 Only the list of files is built when the pipeline is constructed; the files
 are read inside the pipeline. An unreadable file or line goes to the
@@ -25,7 +28,7 @@ from transforms.deadletter import FAILED, failure
 
 __all__ = ["ARCHIVE_SUFFIXES", "ReadArchive", "archive_files", "count_articles", "read_archive_file"]
 
-ARCHIVE_SUFFIXES = (".txt", ".jsonl")
+ARCHIVE_SUFFIXES = (".txt", ".jsonl", ".html", ".htm")
 
 
 def archive_files(paths):
@@ -78,6 +81,24 @@ def _read_txt(path, data):
     }
 
 
+def _read_html(path, data):
+    from transforms.page_text import choose_text, decode_html, extract_page, page_metadata
+
+    text, problem, _ = extract_page(data, "", path)
+    if problem:
+        raise ArticleReadError(problem)
+    meta = page_metadata(decode_html(data)[0])
+    source, why = choose_text("", text, title=meta["title"])
+    if source != "fulltext":
+        raise ArticleReadError(why)
+    article = {"id": "sha256:" + hashlib.sha256(data).hexdigest(), "title": meta["title"], "text": text,
+               "source": "archive", "origin": path, "text_source": "fulltext"}
+    for key in ("url", "published"):
+        if meta[key]:
+            article[key] = meta[key]
+    return article
+
+
 def _read_jsonl_line(path, number, line):
     try:
         record = json.loads(line)
@@ -112,7 +133,7 @@ def read_archive_file(path):
                                     payload=raw_line.decode("utf-8", "replace"))
     else:
         try:
-            yield _read_txt(path, data), None
+            yield (_read_html(path, data) if path.lower().endswith((".html", ".htm")) else _read_txt(path, data)), None
         except ArticleReadError as error:
             yield None, failure("read", error, origin=path)
 
@@ -131,7 +152,7 @@ class _ReadArchiveFileFn(beam.DoFn):
 
 
 class ReadArchive(beam.PTransform):
-    """Articles from ``.txt`` and ``.jsonl`` files; outputs ``articles`` and ``failed``."""
+    """Articles from ``.txt``, ``.jsonl`` and ``.html`` files; outputs ``articles`` and ``failed``."""
 
     def __init__(self, paths):
         super().__init__()
@@ -139,7 +160,7 @@ class ReadArchive(beam.PTransform):
             paths = [paths]
         self._files = archive_files(paths)
         if not self._files:
-            raise ValueError(f"no .txt or .jsonl articles under {', '.join(map(str, paths))}")
+            raise ValueError(f"no .txt, .jsonl or .html articles under {', '.join(map(str, paths))}")
 
     @property
     def files(self):

@@ -5,9 +5,16 @@ anything else is plain text) or, for text handed in directly, by content:
 
 - OPML as feed readers export it: ``<outline>`` elements nested in folders;
   an outline with an ``xmlUrl`` is a feed, its parent outlines are its category.
-- YAML: a list of URLs, or of ``{url, title, interval}`` mappings (``interval``
-  in seconds or as ``30m``, ``2h``, ``1d``); optionally under a ``feeds:`` key.
-- Plain text: one URL per line; ``#`` starts a comment.
+- YAML: a list of URLs, or of ``{url, title, interval, fulltext}`` mappings
+  (``interval`` in seconds or as ``30m``, ``2h``, ``1d``); optionally under a
+  ``feeds:`` key.
+- Plain text: one URL per line, optionally followed by ``fulltext=MODE``;
+  ``#`` starts a comment.
+
+``fulltext`` (``auto``, ``always`` or ``never``; an OPML outline's
+``fulltext`` attribute) says whether the feed's article pages are fetched for
+their full text (connectors/pages.py): ``auto`` when an item's text is a
+teaser. A feed that names none follows the run's ``--fulltext``.
 
     load_feed_list("seeds/feeds.opml")
     -> [Feed(url="https://feeds.bbci.co.uk/news/world/rss.xml", title="BBC News – World",
@@ -26,12 +33,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-__all__ = ["Feed", "feed_id", "load_feed_list", "parse_feed_list", "parse_interval", "parse_opml",
-           "parse_text_list", "parse_yaml_list"]
+__all__ = ["FULLTEXT_MODES", "Feed", "feed_id", "load_feed_list", "parse_feed_list", "parse_fulltext",
+           "parse_interval", "parse_opml", "parse_text_list", "parse_yaml_list"]
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _INTERVAL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MIN_INTERVAL = 60  # polling a feed more than once a minute is never polite
+FULLTEXT_MODES = ("auto", "always", "never")
 
 
 def feed_id(url):
@@ -41,13 +49,15 @@ def feed_id(url):
 
 @dataclass(frozen=True)
 class Feed:
-    """One feed to poll. ``interval`` (seconds) overrides the poller's default when set."""
+    """One feed to poll. ``interval`` (seconds) overrides the poller's default when set;
+    ``fulltext`` (auto, always, never) the run's full-text mode."""
 
     url: str
     title: str = ""
     site_url: str = ""
     category: str = ""
     interval: int | None = None
+    fulltext: str | None = None
 
     @property
     def feed_id(self):
@@ -86,6 +96,16 @@ def parse_interval(value, where="interval"):
     return int(seconds)
 
 
+def parse_fulltext(value, where="fulltext"):
+    """``auto``, ``always`` or ``never`` (any case); None and "" stay None."""
+    if value is None or value == "":
+        return None
+    mode = str(value).strip().lower() if isinstance(value, str) else None
+    if mode not in FULLTEXT_MODES:
+        raise ValueError(f"{where}: fulltext must be one of {', '.join(FULLTEXT_MODES)}, got {value!r}")
+    return mode
+
+
 def _unique(feeds):
     seen = {}
     for feed in feeds:
@@ -117,7 +137,8 @@ def parse_opml(text):
                 # Folders, else OPML 2.0's category attribute ("/World/Europe,/News").
                 category = "/".join(folders) or attrs.get("category", "").split(",")[0].strip().strip("/")
                 feeds.append(Feed(url=_check_url(url, where), title=title, site_url=attrs.get("htmlurl", ""),
-                                  category=category, interval=parse_interval(attrs.get("interval"), where)))
+                                  category=category, interval=parse_interval(attrs.get("interval"), where),
+                                  fulltext=parse_fulltext(attrs.get("fulltext"), where)))
             walk(outline, [*folders, title] if not url and title else folders)
 
     walk(body, [])
@@ -125,7 +146,7 @@ def parse_opml(text):
 
 
 def parse_yaml_list(text):
-    """Feeds of a YAML list of URLs or ``{url, title, interval}`` mappings."""
+    """Feeds of a YAML list of URLs or ``{url, title, interval, fulltext}`` mappings."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -140,28 +161,37 @@ def parse_yaml_list(text):
         if isinstance(entry, str):
             feeds.append(Feed(url=_check_url(entry, where)))
         elif isinstance(entry, dict):
-            unknown = set(entry) - {"url", "title", "interval", "category", "site_url"}
+            unknown = set(entry) - {"url", "title", "interval", "category", "site_url", "fulltext"}
             if unknown:
                 raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
             feeds.append(Feed(url=_check_url(entry.get("url"), where), title=str(entry.get("title") or ""),
                               site_url=str(entry.get("site_url") or ""), category=str(entry.get("category") or ""),
-                              interval=parse_interval(entry.get("interval"), where)))
+                              interval=parse_interval(entry.get("interval"), where),
+                              fulltext=parse_fulltext(entry.get("fulltext"), where)))
         else:
             raise ValueError(f"{where}: expected a URL or a mapping with 'url', got {entry!r}")
     return _unique(feeds)
 
 
 def parse_text_list(text):
-    """Feeds of a plain list: one URL per line, ``#`` comments, blank lines ignored."""
+    """Feeds of a plain list: one URL per line (then optionally ``fulltext=MODE``), ``#`` comments,
+    blank lines ignored."""
     feeds = []
     for number, line in enumerate(text.splitlines(), start=1):
         # A comment starts a line or follows a space; a '#' inside a URL is a fragment.
         line = "" if line.lstrip().startswith("#") else re.sub(r"\s#.*$", "", line).strip()
         if not line:
             continue
-        if len(line.split()) > 1:
-            raise ValueError(f"line {number}: expected one URL, got {line!r}")
-        feeds.append(Feed(url=_check_url(line, f"line {number}")))
+        url, *options = line.split()
+        where = f"line {number}"
+        fulltext = None
+        for option in options:
+            name, equals, value = option.partition("=")
+            if name.lower() != "fulltext" or not equals or fulltext is not None:
+                raise ValueError(f"{where}: expected one URL, optionally followed by fulltext=auto|always|never,"
+                                 f" got {line!r}")
+            fulltext = parse_fulltext(value, where)
+        feeds.append(Feed(url=_check_url(url, where), fulltext=fulltext))
     return _unique(feeds)
 
 

@@ -22,6 +22,8 @@ id (GUID, else canonical link, else a hash of title and text), so a server that
 ignores conditional GETs makes no duplicates past the idempotent Redis sink.
 A fetch gives at most ``FetchOptions.max_items`` items, the newest first; the
 feed's state keeps how many it offered (``newsmon feeds status`` shows it).
+Items of a feed listed with ``fulltext: auto|always|never`` carry that mode
+(``fulltext``) to FetchFullText (connectors/pages.py), which fetches their pages.
 
     polled = poll_feeds(load_feed_list("seeds/feeds.opml"), redis_client(url), RedisKeys())
     polled.articles, polled.failures, polled.stats["3f2a9c0d1e4b"]
@@ -128,6 +130,9 @@ def _poll_outcome(feed, state, result, *, now, interval, dead_after, max_items):
             parsed = ParsedFeed(error=message, failures=[failure("parse", message, origin=feed.url)])
         offered = len(parsed.articles)
         articles, failures = newest_first(parsed.articles, max_items), parsed.failures
+        if feed.fulltext:  # the feed's own full-text mode (connectors/pages.py); else the run's
+            for article in articles:
+                article["fulltext"] = feed.fulltext
         new_state = record_poll(state, feed.url, result, now=now, interval=interval, dead_after=dead_after,
                                 items=len(articles), title=parsed.title, parse_error=parsed.error,
                                 warning=parsed.warning, offered=offered)

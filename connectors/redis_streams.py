@@ -117,7 +117,7 @@ _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _article_fields(article):
-    return {
+    fields = {
         "id": article["id"],
         "title": article["title"],
         "url": article.get("url", ""),
@@ -127,6 +127,11 @@ def _article_fields(article):
         "language": article.get("language", ""),
         "story": (article.get("story") or {}).get("id", ""),
     }
+    if article.get("text_source"):  # which text the rules ran on: feed, teaser or fulltext (connectors/pages.py)
+        fields["text_source"] = article["text_source"]
+        if article.get("fulltext_problem"):
+            fields["fulltext_problem"] = article["fulltext_problem"]
+    return fields
 
 
 def _alert_context(article):

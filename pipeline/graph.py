@@ -1,7 +1,7 @@
 """The article graph shared by replay and monitor.
 
     source (articles + failed)
-      | NormalizeArticles | [SkipProcessedArticles] | DetectLanguage | MarkRelevance
+      | NormalizeArticles | [SkipProcessedArticles] | [FetchFullText] | DetectLanguage | MarkRelevance
       | ExtractEntities (NER on relevant articles only, a pipeline per language) | TagTopics
       | AssignStories (story state in Redis) | MatchSubscriptions
       | WriteToRedisStreams (+ time-bucketed counts per series, connectors/counts.py)
@@ -12,6 +12,7 @@ The graph does not know which source feeds it.
 
 import apache_beam as beam
 
+from connectors.pages import FetchFullText
 from connectors.redis_streams import SkipProcessedArticles, WriteDeadLetters, WriteToRedisStreams
 from connectors.subscription_store import LiveSubscriptions
 from transforms.entities import ExtractEntities, load_aliases
@@ -40,6 +41,12 @@ class ArticlesToAlerts(beam.PTransform):
         if c.skip_processed:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
+        if c.fulltext is not None:
+            # Before the prefilter, on purpose: a teaser that matches no rule says nothing about the
+            # article (see ARCHITECTURE.md, "Full text"); the rules and NER then run on the page's text.
+            articles = articles | "FetchFullText" >> FetchFullText(
+                c.redis_url, prefix=c.prefix, default_mode=c.fulltext, options=c.page_options,
+                allow_private=c.allow_private_pages, retry_seconds=c.retry_seconds)
         articles = articles | "DetectLanguage" >> DetectLanguage()
         live = (LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds, known_topics=list(c.taxonomy))
                 if c.live_subscriptions else None)

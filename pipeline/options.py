@@ -50,6 +50,10 @@ class RunConfig:
     refresh_seconds: float = 5.0
     prefilter: bool = True  # skip NER on articles no topic or subscription could match
     counts: object = None  # connectors.counts.CountOptions: count every article per series and time bucket
+    # Full text (connectors/pages.py): the mode of articles whose feed names none; None: no page step.
+    fulltext: str = None
+    page_options: object = None  # connectors.pages.PageOptions
+    allow_private_pages: object = False  # True, or networks (["127.0.0.0/8"]) whose pages may be fetched
 
 
 def add_redis_arguments(parser):

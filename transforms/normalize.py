@@ -246,6 +246,10 @@ def normalize_article(raw):
         article["published_estimated"] = True
     if raw.get("author"):
         article["author"] = _one_line(raw["author"])
+    if raw.get("fulltext") in ("auto", "always", "never"):
+        article["fulltext"] = raw["fulltext"]  # its feed's full-text mode, for FetchFullText (connectors/pages.py)
+    if raw.get("text_source") in ("feed", "teaser", "fulltext"):
+        article["text_source"] = raw["text_source"]  # an HTML file's extracted text (connectors/archive.py)
     return article
 
 

@@ -26,12 +26,15 @@ Otherwise the teaser stays and the reason is one short line.
 """
 
 import codecs
+import html as html_entities
 import re
 from collections import Counter
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 __all__ = ["MIN_WORDS", "TEASER_WORDS", "ExtractedPage", "choose_text", "decode_html", "extract_main_text",
-           "extract_page", "extraction_worker", "is_teaser", "looks_like_html", "word_count", "word_f1"]
+           "extract_page", "extraction_worker", "is_teaser", "looks_like_html", "page_metadata", "word_count",
+           "word_f1"]
 
 MIN_WORDS = 40  # fewer words than this is a stub, not an article
 TEASER_WORDS = 120  # a feed item's text shorter than this is a teaser (fulltext: auto fetches its page)
@@ -222,3 +225,52 @@ def extraction_worker(connection):
         except Exception as error:  # noqa: BLE001 - a page that breaks the extractor is a result
             result = ("", f"extraction failed: {type(error).__name__}: {str(error)[:200]}", "")
         connection.send(result)
+
+
+class _HeadParser(HTMLParser):
+    """Title, canonical URL and publication time from a page's ``<head>`` (meta tags, og:, link)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found = {}
+        self._in_title = False
+        self._title = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {name.lower(): (value or "") for name, value in attrs}
+        if tag == "title":
+            self._in_title = True
+        elif tag == "meta":
+            name = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").lower()
+            if name and attrs.get("content", "").strip():
+                self.found.setdefault(name, attrs["content"].strip())
+        elif tag == "link" and "canonical" in attrs.get("rel", "").lower().split() and attrs.get("href"):
+            self.found.setdefault("canonical", attrs["href"].strip())
+        elif tag == "body":
+            raise StopIteration  # the head is read
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self._title.append(data)
+
+
+def page_metadata(html):
+    """``{"title", "url", "published"}`` of a page, from its head: og:title else ``<title>``; the
+    canonical link else og:url; article:published_time (each "" when absent)."""
+    parser = _HeadParser()
+    try:
+        parser.feed(html[:300_000])
+        parser.close()
+    except StopIteration:
+        pass
+    except Exception:  # noqa: BLE001 - a broken head gives what was read before it broke
+        pass
+    found = parser.found
+    title = found.get("og:title") or "".join(parser._title) or found.get("twitter:title", "")
+    return {"title": " ".join(html_entities.unescape(title).split()),
+            "url": found.get("canonical") or found.get("og:url", ""),
+            "published": found.get("article:published_time") or found.get("datepublished", "")}

@@ -22,10 +22,13 @@ ARTICLE_KEYS = ("id", "title", "url", "source", "published", "origin", "language
 def article_json(article):
     """A tagged article (pipeline/tag.py) in the --json shape."""
     story = article.get("story") or ""
-    return {**{key: article.get(key) or "" for key in ARTICLE_KEYS},
-            "story": story.get("id", "") if isinstance(story, dict) else story,
-            "topics": list(article.get("topics", ())), "entities": list(article.get("entities", ())),
-            "alerts": list(article.get("alerts", ()))}
+    shape = {**{key: article.get(key) or "" for key in ARTICLE_KEYS},
+             "story": story.get("id", "") if isinstance(story, dict) else story,
+             "topics": list(article.get("topics", ())), "entities": list(article.get("entities", ())),
+             "alerts": list(article.get("alerts", ()))}
+    if article.get("text_source"):  # which text was tagged: feed, teaser or fulltext (connectors/pages.py)
+        shape["text_source"] = article["text_source"]
+    return shape
 
 
 def _decoded(fields, name):

@@ -19,7 +19,7 @@ from connectors.feed_state import load_states
 from connectors.redis_connection import redis_client
 from connectors.redis_streams import new_run_id
 from connectors.surges import SurgeWatch
-from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options
+from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options, fulltext_mode
 from pipeline.errors import UsageError
 from pipeline.options import RunConfig, alias_table
 
@@ -43,7 +43,8 @@ def run(args, beam_args):
                        stats_key=keys.run_stats(run_id),
                        retry_seconds=None, skip_processed=True, live_subscriptions=True,
                        refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter,
-                       counts=CountOptions(countries=load_countries()))
+                       counts=CountOptions(countries=load_countries()),
+                       fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     # Its own client with timeouts: a Redis that hangs must not hold up the supervisor's loop.
     watch = SurgeWatch(redis_client(url, socket_timeout=10, socket_connect_timeout=2), keys.prefix)
     print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"

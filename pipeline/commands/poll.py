@@ -31,7 +31,7 @@ from pipeline.options import (
 from seeds import default_file
 from transforms.topics import load_taxonomy
 
-__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup"]
+__all__ = ["add_feed_run_arguments", "add_parser", "feed_run_setup", "fulltext_mode"]
 
 
 def add_feed_run_arguments(parser):
@@ -45,6 +45,10 @@ def add_feed_run_arguments(parser):
                         help="allow feeds on loopback and private addresses (refused by default)")
     parser.add_argument("--max-items", type=int, default=FetchOptions().max_items, metavar="N",
                         help="items taken per fetch of a feed, the newest first (default: %(default)d)")
+    parser.add_argument("--fulltext", choices=("auto", "always", "never"), default="never",
+                        help="fetch each item's page for its full text: auto (when the feed gives a teaser),"
+                             " always or never; for feeds whose list entry names no fulltext mode"
+                             " (default: %(default)s)")
     add_redis_arguments(parser)
     add_common_arguments(parser)
     add_prefilter_argument(parser)
@@ -54,6 +58,14 @@ def fetch_options(args):
     if args.max_items < 1:
         raise UsageError(f"--max-items must be at least 1, got {args.max_items}")
     return FetchOptions(max_items=args.max_items)
+
+
+def fulltext_mode(args, feeds):
+    """The run's full-text mode for RunConfig.fulltext: None (no page step) when it is never and no
+    feed of the list names a mode of its own."""
+    if args.fulltext == "never" and not any(feed.fulltext for feed in feeds):
+        return None
+    return args.fulltext
 
 
 def feed_run_setup(args):
@@ -95,7 +107,8 @@ def run(args, beam_args):
                        aliases=args.aliases, places=args.places, prefix=args.prefix, stats_key=stats_key,
                        skip_processed=True,
                        live_subscriptions=True, prefilter=args.prefilter,
-                       counts=CountOptions(countries=load_countries()))
+                       counts=CountOptions(countries=load_countries()),
+                       fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,

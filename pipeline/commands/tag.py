@@ -1,10 +1,12 @@
 """``newsmon tag``: the entities and topics of a few articles, in one process, without Redis.
 
     newsmon tag seeds/000_aa5d093c1f1fedc9.txt [--json]
+    newsmon tag page.html --json        # a saved article page: its main text is extracted and tagged
 
 The same steps as the pipeline (pipeline/tag.py). ``--json`` prints one object
 per article per line: ``{"id", "title", "language", "topics": [{"id", "score", "terms",
-"evidence"}], "entities": [{"text", "label", "canonical", "count"}]}``.
+"evidence"}], "entities": [{"text", "label", "canonical", "count"}]}``, and for an HTML page
+``"text_source": "fulltext"`` (the page's extracted main text was tagged).
 Exit status 1 when an article could not be read or tagged.
 """
 
@@ -54,7 +56,8 @@ def run(args, _beam_args):
 
 def add_parser(commands):
     tag = commands.add_parser("tag", help="tag articles with entities and topics (no Redis)",
-                              description="Tag .txt/.jsonl articles and print what was found.")
+                              description="Tag .txt/.jsonl articles and .html article pages (their main"
+                                          " text extracted) and print what was found.")
     tag.add_argument("paths", nargs="+", metavar="PATH")
     tag.add_argument("--json", action="store_true", help="one JSON object per article per line")
     add_common_arguments(tag)

@@ -129,7 +129,8 @@ def test_malformed_yaml(text, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("https://a.example/rss\nnot a url\n", "line 2: expected one URL, got 'not a url'"),
+    ("https://a.example/rss\nnot a url\n",
+     "line 2: expected one URL, optionally followed by fulltext=auto|always|never, got 'not a url'"),
     ("# ok\nexample.com/rss\n", "line 2: not an http(s) URL: 'example.com/rss'"),
     ("https://\n", "line 1: not an http(s) URL: 'https://'"),
 ])
@@ -158,3 +159,35 @@ def test_load_names_the_file_in_errors(tmp_path):
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown feed list kind 'csv'"):
         parse_feed_list("https://a.example/rss", kind="csv")
+
+
+def test_fulltext_mode_in_every_format():
+    from connectors.feed_lists import parse_opml, parse_text_list, parse_yaml_list
+
+    yaml_feeds = parse_yaml_list("- url: https://a.example/rss\n  fulltext: auto\n- https://b.example/rss\n"
+                                 "- {url: 'https://c.example/rss', fulltext: Always}\n")
+    assert [feed.fulltext for feed in yaml_feeds] == ["auto", None, "always"]
+    opml_feeds = parse_opml('<opml><body><outline text="A" xmlUrl="https://a.example/rss" fullText="never"/>'
+                            '<outline text="B" xmlUrl="https://b.example/rss"/></body></opml>')
+    assert [feed.fulltext for feed in opml_feeds] == ["never", None]
+    text_feeds = parse_text_list("https://a.example/rss fulltext=always  # a comment\nhttps://b.example/rss\n")
+    assert [feed.fulltext for feed in text_feeds] == ["always", None]
+
+
+@pytest.mark.parametrize("parse, text, message", [
+    ("yaml", "- url: https://a.example/rss\n  fulltext: sometimes\n",
+     "entry 1: fulltext must be one of auto, always, never, got 'sometimes'"),
+    ("yaml", "- url: https://a.example/rss\n  fulltext: true\n",
+     "entry 1: fulltext must be one of auto, always, never, got True"),
+    ("opml", '<opml><body><outline xmlUrl="https://a.example/rss" fulltext="yes"/></body></opml>',
+     "outline 1: fulltext must be one of auto, always, never, got 'yes'"),
+    ("text", "https://a.example/rss fulltext=maybe\n",
+     "line 1: fulltext must be one of auto, always, never, got 'maybe'"),
+    ("text", "https://a.example/rss interval=5m\n",
+     "line 1: expected one URL, optionally followed by fulltext=auto|always|never, got"
+     " 'https://a.example/rss interval=5m'"),
+])
+def test_a_bad_fulltext_mode_says_where(parse, text, message):
+    with pytest.raises(ValueError) as raised:
+        parse_feed_list(text, parse)
+    assert str(raised.value) == message
