@@ -47,6 +47,10 @@ setup(
         # Stories: MinHash for near-duplicates, and word frequencies as term weights (see ARCHITECTURE.md).
         "datasketch==2.0.0",
         "wordfreq==3.1.1",
+        # Delivery channels (connectors/atom_feed.py, email_delivery.py, notify.py): the Atom feed,
+        # and chat targets (Slack, Teams, ntfy, ...) through one notifier library. Email is the stdlib's smtplib.
+        "feedgen==1.0.0",
+        "apprise==2.2.0",
         # Full text of article pages (connectors/pages.py): trafilatura extracts the main text
         # (see ARCHITECTURE.md for why), Protego reads robots.txt, charset-normalizer guesses
         # the encoding of a page that declares none.
@@ -60,6 +64,8 @@ setup(
         "python-multipart==0.0.34",
     ],
     # playwright drives Debian's chromium in tests/web (its own browser download is never used).
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "playwright==1.65.2"]},
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "playwright==1.65.2",
+                            # a real SMTP server for the email tests, and its self-signed certificate
+                            "aiosmtpd==1.4.6", "cryptography>=42"]},
     entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},
 )
