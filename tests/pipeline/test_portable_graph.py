@@ -11,7 +11,7 @@ from apache_beam.runners.portability.fn_api_runner import translations
 
 from connectors.redis_streams import new_run_id
 from pipeline.monitor import build_monitor
-from pipeline.options import RunConfig
+from pipeline.options import FeedRun, RunConfig
 from pipeline.replay import build_replay
 from tests.conftest import SEEDS
 
@@ -29,7 +29,7 @@ def graphs(taxonomy, tmp_path):
     build_replay(replay, [str(SEEDS)], config, ship=True)
     monitor = beam.Pipeline(options=PipelineOptions(["--runner=FlinkRunner", "--streaming"]))
     live = RunConfig(redis_url="redis://127.0.0.1:1/0", taxonomy=taxonomy, subscriptions=subscriptions,
-                     skip_processed=True, live_subscriptions=True, stats_key=f"newsmon:run:{new_run_id()}")
+                     feed_run=FeedRun(), stats_key=f"newsmon:run:{new_run_id()}")
     build_monitor(monitor, [Feed("http://127.0.0.1:1/feed.xml")], live, interval=60, tick=5,
                   stop_key="newsmon:monitor:x:stop")
     return {"replay": replay, "monitor": monitor}
