@@ -191,8 +191,14 @@ def create_app(config):
         return page(request, "trends.html", {"title": "Trends", "since": since, "series": series or "", **data})
 
     async def feeds_page(request):
-        rows = await read(pages.feed_rows, client, keys)
-        return page(request, "feeds.html", {"title": "Feeds", "rows": rows})
+        health = request.query_params.get("health") or None
+        try:
+            number = int(request.query_params.get("page", 1))
+        except ValueError:
+            number = 1
+        rows, counts, pages_count, number = await read(pages.feed_rows, client, keys, health=health, page=number)
+        return page(request, "feeds.html", {"title": "Feeds", "rows": rows, "counts": counts, "health": health or "",
+                                            "pages_count": pages_count, "page_number": number})
 
     async def deadletters_page(request, message="", status_code=200):
         stage = request.query_params.get("stage") or None

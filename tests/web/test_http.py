@@ -160,7 +160,8 @@ def test_dead_letters_list_and_retry(web, redis_db):
 
 def test_test_against_the_archive_previews_without_writing(web, redis_db):
     client, csrf = signed_in(web)
-    preview = client.post("/subscriptions/preview", data={"csrf": csrf, "name": "probe", "any": "nord stream"})
+    preview = client.post("/subscriptions/preview", data={"csrf": csrf, "name": "probe", "any": "nord stream"},
+                          timeout=300)  # the first preview loads the NER model
     assert preview.status_code == 200, preview.text
     assert "1 matching article(s)" in preview.text and "<mark>Nord Stream</mark>" in preview.text
     assert redis_db.hlen("newsmon:subscriptions") == 0
@@ -183,6 +184,15 @@ def test_stories_trends_and_feeds_show_the_commands_data(web, redis_db):
     assert httpx.get(web.url + "stories/nope", timeout=30).status_code == 404
     feeds = httpx.get(web.url + "feeds", timeout=30).text
     assert "https://feed.example/rss" in feeds and ">200<" in feeds
+    for n in range(150):  # the failing ones first, a hundred a page
+        redis_db.hset(f"newsmon:feed:g{n:03d}", mapping={"url": f"https://g.example/{n:03d}",
+                                                         "health": "failing" if n % 50 == 7 else "ok"})
+    first = httpx.get(web.url + "feeds", timeout=30).text
+    assert "148 ok" in first and "3 failing" in first and "page 1 of 2" in first
+    assert first.index("https://g.example/007") < first.index("https://g.example/000")
+    assert "https://g.example/149" in httpx.get(web.url + "feeds?page=2", timeout=30).text
+    failing = httpx.get(web.url + "feeds?health=failing", timeout=30).text
+    assert failing.count('<tr class="health-failing">') == 3 and "https://g.example/000" not in failing
     assert "articles counted" in httpx.get(web.url + "trends?series=topic:sanctions", timeout=30).text
 
 
