@@ -237,3 +237,37 @@ def test_fetch_full_text_in_a_pipeline(page_server, redis_url):
 def test_fetch_full_text_refuses_a_bad_mode():
     with pytest.raises(ValueError, match="fulltext mode must be one of auto, always, never"):
         FetchFullText("redis://127.0.0.1:1/0", default_mode="sometimes")
+
+
+WORKER_OWNER = """
+import sys
+from connectors.pages import ExtractionWorkers
+workers = ExtractionWorkers(1, 30)
+print(workers.extract(b"<html><body><p>" + b"Ministers met. " * 60 + b"</p></body></html>", "text/html", "")[1] or "ok",
+      flush=True)
+sys.stdin.read()  # idle until killed
+"""
+
+
+def test_extraction_workers_exit_when_their_owner_is_killed():
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.conftest import ROOT
+
+    owner = subprocess.Popen([sys.executable, "-c", WORKER_OWNER], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "ok"  # a worker extracted a page
+        workers = psutil.Process(owner.pid).children(recursive=True)
+        assert workers
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=30)
+        _, alive = psutil.wait_procs(workers, timeout=30)  # their pipe closed: they leave
+        assert alive == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
