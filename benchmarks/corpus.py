@@ -47,11 +47,17 @@ def _taxonomy_terms(taxonomy):
     """Every term of every topic rule (what a prefilter by vocabulary would look for)."""
     terms = set()
 
+    def lists(value):  # a list of terms, or a mapping of languages to lists (transforms/rules.py)
+        value = value.values() if isinstance(value, dict) else [value]
+        return [[terms] if isinstance(terms, str) else terms for terms in value]
+
     def collect(spec):
-        for field in ("any", "none"):
-            terms.update(term_tokens(t) for t in spec.get(field, ()))
+        for field in ("any", "terms", "none"):
+            for terms_list in lists(spec.get(field, ())):
+                terms.update(term_tokens(t) for t in terms_list)
         for group in spec.get("all", ()):
-            terms.update(term_tokens(t) for t in group)
+            for terms_list in lists(group):
+                terms.update(term_tokens(t) for t in terms_list)
         for alternative in spec.get("anyof", ()):
             collect(alternative)
 

@@ -29,9 +29,23 @@ __all__ = ["RedisConnection", "RunConfig", "add_common_arguments", "add_prefilte
 JOB_SERVER_CHECK_SECONDS = 5.0
 
 
+@dataclass(frozen=True)
+class FeedRun:
+    """What a feed run (``poll``, ``monitor``) adds to the graph: articles an earlier poll already took
+    through are skipped (and those written are marked processed), and subscriptions are followed in
+    Redis as they are added, paused or removed, looked at every ``refresh_seconds``."""
+
+    refresh_seconds: float = 5.0
+
+
 @dataclass
 class RunConfig:
-    """What the article graph needs, resolved before the pipeline is built."""
+    """What the article graph needs, resolved before the pipeline is built.
+
+    ``RunConfig.from_arguments(args, ...)`` fills the fields every command's common options give
+    (model, aliases, places, prefix, prefilter); each command adds its own (``stats_key``, ``counts``,
+    ``feed_run``, ``retry_seconds``, ...) as keywords.
+    """
 
     redis_url: str
     taxonomy: dict
@@ -45,15 +59,21 @@ class RunConfig:
     batch_size: int = 32
     stats_key: str = None  # hash of running totals (see RedisKeys.run_stats)
     retry_seconds: float = 60  # how long writes wait for an unreachable Redis; None: for ever
-    skip_processed: bool = False  # monitor: skip articles an earlier poll processed
-    live_subscriptions: bool = False  # monitor: follow subscriptions added/paused/removed in Redis
-    refresh_seconds: float = 5.0
+    feed_run: FeedRun = None  # poll and monitor: skip what was processed, follow subscriptions (FeedRun)
     prefilter: bool = True  # skip NER on articles no topic or subscription could match
     counts: object = None  # connectors.counts.CountOptions: count every article per series and time bucket
     # Full text (connectors/pages.py): the mode of articles whose feed names none; None: no page step.
     fulltext: str = None
     page_options: object = None  # connectors.pages.PageOptions
     allow_private_pages: object = False  # True, or networks (["127.0.0.0/8"]) whose pages may be fetched
+
+
+    @classmethod
+    def from_arguments(cls, args, *, redis_url, taxonomy, subscriptions, **adds):
+        """The config of a command's common options (``add_common_arguments``, ``add_redis_arguments``,
+        ``add_prefilter_argument``) and what the command adds (``stats_key=``, ``feed_run=``, ...)."""
+        return cls(redis_url=redis_url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                   aliases=args.aliases, places=args.places, prefix=args.prefix, prefilter=args.prefilter, **adds)
 
 
 def add_redis_arguments(parser):

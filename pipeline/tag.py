@@ -87,7 +87,8 @@ def preview_subscriptions(paths, taxonomy, subscriptions, *, model, aliases_path
     relevance = RelevanceFilter(compile_rules(taxonomy, kind="topic"), matcher, load_aliases(aliases_path, places_path))
 
     def worth_tagging(article):  # NER only where some subscription can still match
-        return relevance.relevant(article[ANALYSIS], article.get("source", ""), topics_matter=False)
+        return relevance.relevant(article[ANALYSIS], article.get("source", ""), topics_matter=False,
+                                  language=article.get("language"))
 
     for article, failed in tag_paths(paths, taxonomy, model=model, aliases_path=aliases_path, places_path=places_path,
                                      worth_tagging=worth_tagging, keep_analysis=True, reading=reading):

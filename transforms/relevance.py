@@ -83,20 +83,22 @@ class RelevanceFilter:
             names.update(self._names_by_key[key])
         return names
 
-    def relevant(self, text_or_analysis, source="", *, topics_matter=True):
+    def relevant(self, text_or_analysis, source="", *, topics_matter=True, language=None):
         """Could some topic or subscription match? With ``topics_matter=False``: could some
-        subscription match (topics then count only as subscriptions' conditions)?"""
+        subscription match (topics then count only as subscriptions' conditions)? ``language``
+        is the article's (None: English): rules with terms per language use its terms."""
         analyzed = analyze(text_or_analysis) if isinstance(text_or_analysis, str) else text_or_analysis
         names = self.names_in(analyzed)
         if topics_matter:
-            if self._topics.could_match(analyzed, names=names, source=source):
+            if self._topics.could_match(analyzed, names=names, source=source, language=language):
                 return True
             topics = ()  # no topic can match, so no subscription's topics condition can either
         else:
             if not len(self._subscriptions):
                 return False
-            topics = self._topics.possible(analyzed, names=names, source=source)
-        return self._subscriptions.could_match(analyzed, names=names, topics=topics, source=source)
+            topics = self._topics.possible(analyzed, names=names, source=source, language=language)
+        return self._subscriptions.could_match(analyzed, names=names, topics=topics, source=source,
+                                               language=language)
 
 
 class _MarkRelevanceFn(beam.DoFn):
@@ -122,7 +124,8 @@ class _MarkRelevanceFn(beam.DoFn):
         if self._live is not None:
             self._refresh()
         article, analyzed = with_analysis(article)
-        relevant = self._compiled.relevance.relevant(analyzed, article.get("source", ""))
+        relevant = self._compiled.relevance.relevant(analyzed, article.get("source", ""),
+                                                     language=article.get("language"))
         if not relevant:
             self._skipped.inc()
         yield {**article, "relevant": relevant}

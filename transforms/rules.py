@@ -4,6 +4,8 @@ A rule is a mapping of these fields (every one optional, but a rule must
 have at least one condition):
 
     any:      [term, ...]            at least one of these occurs
+    terms:    {LANG: [term, ...]}    per language: at least one of the terms for the article's
+                                     language occurs (see "Languages" below)
     all:      [[term, ...], ...]     each group has a term that occurs ...
     within:   sentence | N           ... in one sentence, or within N tokens
     none:     [term, ...]            none of these occurs anywhere in the article
@@ -26,6 +28,23 @@ its entities. A rule of topics only has neither, so ``min_hits`` and
 
 Terms match whole words, case-insensitively, ignoring punctuation: ``"U.S."``
 matches "U.S." and "u.s"; plurals are separate terms ("sanction", "sanctions").
+
+Languages. A plain list of terms counts in an article of any language, as
+before languages were detected. Where a list of terms goes (``any``, each
+``all`` group, ``none``) a mapping of language codes to lists may go instead,
+and ``terms: {en: [...], de: [...]}`` is ``any`` per language (beside a plain
+``any``, both count): an article is matched with the lists for its language
+(``article["language"]``, transforms/language.py), and where a mapping has no
+list for it, with the mapping's ``en`` list (an article of unknown language
+counts as English). A mapping without ``en`` is for its languages only:
+
+    sanctions:
+      terms: {en: [sanctions], de: [sanktionen], ru: [санкции, санкций]}
+      none: [football]                 # a veto in every language
+
+Such a rule compiles into one variant per language it names plus one for all
+other languages, each indexed under its language, so an English article never
+looks at German terms' rules.
 
 ``compile_rules`` turns any number of rules into one ``RuleMatcher``. Matching
 an article walks one token trie built from every rule's terms, then evaluates
@@ -61,9 +80,11 @@ ENTITY_LABELS = frozenset(
     "DATE TIME PERCENT MONEY QUANTITY ORDINAL CARDINAL".split()
 )
 _FIELDS = frozenset(
-    "any all none within entities topics sources min_hits min_score description anyof".split()
+    "any terms all none within entities topics sources min_hits min_score description anyof".split()
 )
 _RULE_ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+_DEFAULT_LANGUAGE = "en"  # the list a mapping falls back to, and the language of an article without one
 _MAX_EVIDENCE = 3
 _MAX_EVIDENCE_CHARS = 400
 
@@ -98,10 +119,17 @@ class _Rule:
     min_hits: int = 1
     min_score: float = 0.0
     spelling: dict = None  # term tokens -> the rule's spelling, where not the tokens joined by spaces
+    languages: frozenset = None  # this variant is for these languages only (None: every language) ...
+    other_languages: bool = False  # ... or, if set, for every language but these
 
     @property
     def has_terms(self):
         return bool(self.any_terms or self.all_groups)
+
+    def applies_to(self, language):
+        if self.languages is None:
+            return True
+        return (language not in self.languages) if self.other_languages else (language in self.languages)
 
 
 def validate_rule_id(rule_id, kind="rule"):
@@ -140,8 +168,12 @@ def _parse_rule(rule_id, spec, kind):
         )
     rule = _Rule(rule_id)
     spelling = {}
+    any_terms = ()
     if "any" in spec:
-        rule.any_terms = _term_list(rule_id, "any", spec["any"], spelling)
+        any_terms = _term_list(rule_id, "any", spec["any"], spelling)
+    if "terms" in spec:
+        any_terms = tuple(dict.fromkeys(any_terms + _term_list(rule_id, "terms", spec["terms"], spelling)))
+    rule.any_terms = any_terms
     if "all" in spec:
         groups = spec["all"]
         if not isinstance(groups, list) or not groups:
@@ -206,7 +238,7 @@ def _parse_rule(rule_id, spec, kind):
     rule.spelling = {key: term for key, term in spelling.items() if term != " ".join(key)} or None
     if not (rule.has_terms or rule.entities or rule.topics):
         raise RuleError(
-            f"rule {rule_id!r}: empty rule: give at least one of 'any', 'all', 'entities' or 'topics'"
+            f"rule {rule_id!r}: empty rule: give at least one of 'any', 'terms', 'all', 'entities' or 'topics'"
         )
     if not (rule.has_terms or rule.entities):
         for name in ("min_hits", "min_score"):
@@ -218,11 +250,89 @@ def _parse_rule(rule_id, spec, kind):
     return rule
 
 
+_TERM_FIELDS = ("any", "terms", "none")
+
+
+def _per_language(rule_id, name, value):
+    """Check a mapping of language codes to term lists; return its languages."""
+    if not value:
+        raise RuleError(f"rule {rule_id!r}: field {name!r}: expected a mapping of language codes to lists of terms")
+    for language, terms in value.items():
+        if not isinstance(language, str) or not _LANGUAGE_RE.fullmatch(language):
+            raise RuleError(f"rule {rule_id!r}: field {name!r}: {language!r} is not a language code"
+                            " (ISO 639-1, lower case: en, de, fr, ru ...)")
+        _term_list(rule_id, f"{name}.{language}", terms, {})
+    return set(value)
+
+
+def _resolved(value, language):
+    """The terms of a list or language mapping for ``language`` (None: the mapping's fallback)."""
+    if not isinstance(value, dict):
+        return value
+    if language is not None and language in value:
+        return value[language]
+    return value.get(_DEFAULT_LANGUAGE)
+
+
+def _language_variants(rule_id, spec):
+    """``[(languages, other_languages, spec with plain lists)]``: the spec itself when no term
+    field is a language mapping; else one variant per language named and one for the rest."""
+    if not isinstance(spec, dict):
+        return [(None, False, spec)]
+    languages = set()
+    for name in _TERM_FIELDS:
+        if isinstance(spec.get(name), dict):
+            languages |= _per_language(rule_id, name, spec[name])
+    groups = spec.get("all")
+    if isinstance(groups, list):
+        for index, group in enumerate(groups):
+            if isinstance(group, dict):
+                languages |= _per_language(rule_id, f"all[{index}]", group)
+    if not languages:
+        return [(None, False, spec)]
+    languages.discard(_DEFAULT_LANGUAGE)  # English is what the variant for the other languages uses
+    variants = []
+    for language in [*sorted(languages), None]:
+        variant = dict(spec)
+        for name in _TERM_FIELDS:
+            if name in spec:
+                terms = _resolved(spec[name], language)
+                if terms:
+                    variant[name] = terms
+                else:
+                    del variant[name]
+        if ("any" in spec or "terms" in spec) and not ("any" in variant or "terms" in variant):
+            continue  # no terms for this language: the variant can never match
+        if isinstance(groups, list):
+            variant["all"] = [_resolved(group, language) for group in groups]
+            if not all(variant["all"]):
+                continue
+        if language is None:
+            variants.append((frozenset(languages), True, variant) if languages else (None, False, variant))
+        else:
+            variants.append((frozenset({language}), False, variant))
+    return variants
+
+
+def _parse_languages(rule_id, spec, kind):
+    """The rule's language variants (see _language_variants), parsed."""
+    rules = []
+    for languages, other_languages, variant in _language_variants(rule_id, spec):
+        rule = _parse_rule(rule_id, variant, kind)
+        rule.languages, rule.other_languages = languages, other_languages
+        rules.append(rule)
+    if not rules:
+        raise RuleError(f"rule {rule_id!r}: no language has terms for every term condition"
+                        " (give each language, or 'en', a list in 'any'/'terms' and every 'all' group)")
+    return rules
+
+
 def _parse_alternatives(rule_id, spec, kind):
     """A rule, or with ``anyof: [rule, ...]`` one rule per alternative (the other fields
-    shared by all of them); the rule matches when one alternative does."""
+    shared by all of them); the rule matches when one alternative does. Each of them
+    may in turn be one variant per language (_language_variants)."""
     if not isinstance(spec, dict) or "anyof" not in spec:
-        return [_parse_rule(rule_id, spec, kind)]
+        return _parse_languages(rule_id, spec, kind)
     alternatives = spec["anyof"]
     if not isinstance(alternatives, list) or not alternatives or not all(isinstance(a, dict) for a in alternatives):
         raise RuleError(f"rule {rule_id!r}: field 'anyof': expected a list of rules")
@@ -233,9 +343,9 @@ def _parse_alternatives(rule_id, spec, kind):
             raise RuleError(f"rule {rule_id!r}: field 'anyof[{index}]': alternatives do not nest")
         merged = {**shared, **alternative}
         if "none" in shared and "none" in alternative:  # both vetoes hold
-            merged["none"] = _as_list(shared["none"]) + _as_list(alternative["none"])
+            merged["none"] = _joined_vetoes(shared["none"], alternative["none"])
         try:
-            rules.append(_parse_rule(rule_id, merged, kind))
+            rules.extend(_parse_languages(rule_id, merged, kind))
         except RuleError as error:
             raise RuleError(str(error).replace(f"rule {rule_id!r}:", f"rule {rule_id!r}: anyof[{index}]:", 1)) \
                 from error
@@ -244,6 +354,20 @@ def _parse_alternatives(rule_id, spec, kind):
 
 def _as_list(value):
     return list(value) if isinstance(value, list) else [value]
+
+
+def _joined_vetoes(shared, own):
+    """Two ``none`` fields in one: lists joined, per language where either is a mapping."""
+    if not isinstance(shared, dict) and not isinstance(own, dict):
+        return _as_list(shared) + _as_list(own)
+    languages = set(shared if isinstance(shared, dict) else ()) | set(own if isinstance(own, dict) else ())
+    languages.add(_DEFAULT_LANGUAGE)
+    joined = {}
+    for language in languages:
+        terms = _as_list(_resolved(shared, language) or []) + _as_list(_resolved(own, language) or [])
+        if terms:
+            joined[language] = terms
+    return joined
 
 
 def score_for(hits):
@@ -257,7 +381,9 @@ class RuleMatcher:
     def __init__(self, rules):
         self.rules = rules
         self._trie = {}
-        self._rules_by_term = defaultdict(list)
+        self._rules_by_term = defaultdict(list)  # term -> rules for every language
+        self._restricted = defaultdict(list)  # term -> rules for some languages (see _language_index)
+        self._by_language = {}  # language -> {term: rules for it}, built on first use
         self._rules_by_entity = defaultdict(list)  # (label, name) -> rules without terms
         self._rules_by_name = defaultdict(list)  # name -> the same rules, before NER
         self._rules_by_topic = defaultdict(list)  # topic -> rules without terms or entities
@@ -266,10 +392,11 @@ class RuleMatcher:
             terms = set(rule.any_terms) | set(rule.none_terms)
             for group in rule.all_groups:
                 terms.update(group)
+            by_term = self._rules_by_term if rule.languages is None else self._restricted
             for key in terms:
                 self._add_term(key)
                 if key not in rule.none_terms:
-                    self._rules_by_term[key].append(index)
+                    by_term[key].append(index)
             if not rule.has_terms:
                 if rule.entities:
                     label, names = rule.entities[0]
@@ -279,6 +406,30 @@ class RuleMatcher:
                 else:
                     for topic in rule.topics:
                         self._rules_by_topic[topic].append(index)
+
+    def _language_index(self, language):
+        """{term: the language-bound rules (variants) for ``language`` with it}."""
+        index = self._by_language.get(language)
+        if index is None:
+            index = {}
+            for key, indexes in self._restricted.items():
+                kept = [i for i in indexes if self.rules[i].applies_to(language)]
+                if kept:
+                    index[key] = kept
+            if len(self._by_language) < 1000:  # language codes are few; a flood of odd ones is not kept
+                self._by_language[language] = index
+        return index
+
+    def _term_candidates(self, found, language):
+        """The rules that a term found in an article of ``language`` may satisfy."""
+        candidates = set()
+        for key in found:
+            candidates.update(self._rules_by_term.get(key, ()))
+        if self._restricted:
+            index = self._language_index(language)
+            for key in found:
+                candidates.update(index.get(key, ()))
+        return candidates
 
     def __len__(self):
         return len(self.rules)
@@ -303,11 +454,12 @@ class RuleMatcher:
         """Every occurrence of every term: {term tokens: [(first token, last token + 1), ...]}."""
         return find_terms(self._trie, tokens)
 
-    def possible(self, analyzed, *, names=frozenset(), topics=(), source=""):
+    def possible(self, analyzed, *, names=frozenset(), topics=(), source="", language=None):
         """The ids of the rules that may match once entities are known (see could_match)."""
-        return {self.rules[index].rule_id for index in self._possible(analyzed, names, topics, source)}
+        return {self.rules[index].rule_id
+                for index in self._possible(analyzed, names, topics, source, language)}
 
-    def could_match(self, analyzed, *, names=frozenset(), topics=(), source=""):
+    def could_match(self, analyzed, *, names=frozenset(), topics=(), source="", language=None):
         """True if some rule may match this article once its entities are known.
 
         Every condition but the entities is decided as ``match`` decides it
@@ -315,17 +467,17 @@ class RuleMatcher:
         ``min_hits`` and ``min_score`` on terms); an entity condition passes
         if one of its names occurs in the text: ``names`` are the lower-cased
         entity names found there (see transforms/relevance.py, which also
-        counts alias variants). ``topics`` are the topics the article may carry.
+        counts alias variants). ``topics`` are the topics the article may carry,
+        ``language`` its language (None: English).
         """
-        return next(self._possible(analyzed, names, topics, source), None) is not None
+        return next(self._possible(analyzed, names, topics, source, language), None) is not None
 
-    def _possible(self, analyzed, names, topics, source):
+    def _possible(self, analyzed, names, topics, source, language):
         """Indexes of the rules that may match, lazily."""
+        language = language or _DEFAULT_LANGUAGE
         found = self.find_terms(analyzed.tokens)
         topic_ids = {t.lower() for t in topics}
-        candidates = set()
-        for key in found:
-            candidates.update(self._rules_by_term.get(key, ()))
+        candidates = self._term_candidates(found, language)
         for name in names:
             candidates.update(self._rules_by_name.get(name, ()))
         for topic in topic_ids:
@@ -335,16 +487,19 @@ class RuleMatcher:
             return None if rule_names & names else 0  # None: present, mentions unknown before NER
 
         return (index for index in candidates
-                if self._evidence(self.rules[index], analyzed, found, entity_mentions, topic_ids, source)
-                is not None)
+                if self._evidence(self.rules[index], analyzed, found, entity_mentions, topic_ids, source,
+                                  language) is not None)
 
-    def match(self, text=None, *, entities=(), topics=(), source="", analyzed=None):
+    def match(self, text=None, *, entities=(), topics=(), source="", analyzed=None, language=None):
         """The hits of every rule on one article.
 
         ``entities`` are dicts with ``label``, ``canonical`` and ``count`` (as
         made by transforms.entities); ``topics`` the ids of topics the article
-        carries. ``analyzed`` is ``analyze(text)`` if the caller has it already.
+        carries. ``analyzed`` is ``analyze(text)`` if the caller has it already;
+        ``language`` the article's language code (None: English), which picks
+        the terms of rules that have some per language.
         """
+        language = language or _DEFAULT_LANGUAGE
         analyzed = analyzed or analyze(text)
         found = self.find_terms(analyzed.tokens)
         entity_counts = defaultdict(int)
@@ -352,9 +507,7 @@ class RuleMatcher:
             entity_counts[(entity["label"], " ".join(entity["canonical"].lower().split()))] += \
                 entity.get("count", 1)
         topic_ids = {t.lower() for t in topics}
-        candidates = set()
-        for key in found:
-            candidates.update(self._rules_by_term.get(key, ()))
+        candidates = self._term_candidates(found, language)
         for key in entity_counts:
             candidates.update(self._rules_by_entity.get(key, ()))
         for topic in topic_ids:
@@ -366,7 +519,7 @@ class RuleMatcher:
         hits = {}
         for index in sorted(candidates):
             rule = self.rules[index]
-            evidence = self._evidence(rule, analyzed, found, entity_mentions, topic_ids, source)
+            evidence = self._evidence(rule, analyzed, found, entity_mentions, topic_ids, source, language)
             if evidence is None:
                 continue
             hit = _hit(rule, analyzed, *evidence)
@@ -380,12 +533,14 @@ class RuleMatcher:
         return list(hits.values())
 
     @staticmethod
-    def _evidence(rule, analyzed, found, entity_mentions, topic_ids, source):
+    def _evidence(rule, analyzed, found, entity_mentions, topic_ids, source, language):
         """``(spans, score)`` if the rule matches, else None.
 
         ``entity_mentions(label, names)`` counts the article's mentions of those
         entities; None means "present, count unknown" (before NER).
         """
+        if rule.languages is not None and not rule.applies_to(language):
+            return None
         if any(key in found for key in rule.none_terms):
             return None
         if rule.topics and not rule.topics & topic_ids:

@@ -116,6 +116,7 @@ def match_subscriptions(article, matcher):
         entities=article.get("entities", ()),
         topics=[t["id"] for t in article.get("topics", ())],
         source=article.get("source", ""),
+        language=article.get("language"),
     )
     alerts = []
     delivery = getattr(matcher, "delivery", {})

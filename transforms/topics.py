@@ -50,8 +50,8 @@ def load_taxonomy(path=DEFAULT_TAXONOMY):
 
 def tag_topics(article, matcher):
     """The article with its ``topics`` hits (most confident first)."""
-    hits = matcher.match(analyzed=analysis_of(article),
-                         entities=article.get("entities", ()), source=article.get("source", ""))
+    hits = matcher.match(analyzed=analysis_of(article), entities=article.get("entities", ()),
+                         source=article.get("source", ""), language=article.get("language"))
     hits.sort(key=lambda hit: -hit.score)
     return {**article, "topics": [hit.to_dict() for hit in hits]}
 

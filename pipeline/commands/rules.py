@@ -51,7 +51,7 @@ def run_test(args, _beam_args):
         if args.json:
             print_json_line(article_json(article))
             continue
-        print(f"{article['title']}  [{article['origin']}]")
+        print(f"{article['title']}  [{article['origin']}, {article.get('language') or '-'}]")
         for alert in article["alerts"]:
             print(f"  {alert['id']} (score {alert['score']}) terms: {', '.join(alert['terms']) or '-'}")
             for sentence in alert["evidence"]:

@@ -33,8 +33,8 @@ __all__ = ["add_parser", "rule_from_args"]
 def rule_from_args(args):
     """The rule the ``subscribe add`` options describe, e.g. ``{"topics": [...], "any": [...]}``."""
     if getattr(args, "on_spike", None):
-        others = [name for name in ("topic", "any", "all", "none", "within", "entity", "source", "min_score",
-                                    "min_hits") if getattr(args, name, None) not in (None, [])]
+        others = [name for name in ("topic", "any", "terms", "all", "none", "within", "entity", "source",
+                                    "min_score", "min_hits") if getattr(args, name, None) not in (None, [])]
         if others:
             raise UsageError(f"--on-spike subscribes to surges; it takes --level, not --{others[0].replace('_', '-')}")
         return {"on_spike": args.on_spike, "level": args.level or "low"}
@@ -45,6 +45,14 @@ def rule_from_args(args):
                           ("sources", args.source)):
         if values:
             rule[field] = values
+    if getattr(args, "terms", None):
+        terms = {}
+        for spec in args.terms:
+            language, sep, term = spec.partition("=")
+            if not sep or not language.strip() or not term.strip():
+                raise UsageError(f"--terms {spec!r}: expected LANG=TERM, e.g. de=sanktionen")
+            terms.setdefault(language.strip().lower(), []).append(term.strip())
+        rule["terms"] = terms
     if args.all:
         rule["all"] = [[term.strip() for term in group.split("|") if term.strip()] for group in args.all]
     if args.entity:
@@ -149,6 +157,9 @@ def add_parser(commands):
     add.add_argument("name", help="subscription name (lower-case letters, digits, - _ .)")
     add.add_argument("--topic", action="append", metavar="TOPIC", help="the article carries this topic")
     add.add_argument("--any", action="append", metavar="TERM", help="one of these terms occurs")
+    add.add_argument("--terms", action="append", metavar="LANG=TERM",
+                     help="one of these terms occurs, per language: de=sanktionen (articles in a language"
+                          " without terms use the en ones)")
     add.add_argument("--all", action="append", metavar="T1|T2",
                      help="a group of terms ('|'-separated), one of which must occur; repeat for each group")
     add.add_argument("--none", action="append", metavar="TERM", help="this term does not occur")

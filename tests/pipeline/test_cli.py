@@ -3,7 +3,7 @@ import json
 import pytest
 
 from pipeline.cli import main
-from tests.conftest import SEED_ARTICLE, SEEDS
+from tests.conftest import FIXTURES, SEED_ARTICLE, SEEDS
 
 
 def run(capsys, *argv):
@@ -123,6 +123,26 @@ def test_rules_test_previews_a_stored_rule_and_writes_nothing(capsys, redis_url,
     assert "Nord Stream 2 pipeline" in out
     assert out.rstrip().endswith("2 matching article(s); nothing was written to Redis.")
     assert sorted(redis_db.keys("*")) == before
+
+
+def test_rules_test_shows_the_language_and_a_subscription_alerts_on_the_german_report_too(
+        capsys, redis_url, tmp_path):
+    # The same tanker seizure, reported by t-online in German (real) and in English (written).
+    reports = {a["id"]: a for a in map(json.loads, (FIXTURES / "multilingual" / "corpus.jsonl")
+                                       .read_text(encoding="utf-8").splitlines())}
+    (tmp_path / "tanker.jsonl").write_text("".join(
+        json.dumps({"title": reports[i]["title"], "text": reports[i]["text"]}, ensure_ascii=False) + "\n"
+        for i in ("ml-de-tonline-schattenflotte", "ml-en-g1")), encoding="utf-8")
+    status, _, _ = run(capsys, "subscribe", "add", "tankers", "--topic", "sanctions", "--terms", "en=tanker",
+                       "--terms", "de=tanker", "--terms", "de=öltanker", "--redis", redis_url)
+    assert status == 0
+    status, out, _ = run(capsys, "rules", "test", "tankers", "--archive", str(tmp_path), "--redis", redis_url)
+    assert status == 0
+    assert f"{reports['ml-de-tonline-schattenflotte']['title']}  [" in out and ", de]" in out
+    assert f"{reports['ml-en-g1']['title']}  [" in out and ", en]" in out
+    assert out.rstrip().endswith("2 matching article(s); nothing was written to Redis.")
+    status, _, err = run(capsys, "subscribe", "add", "bad", "--terms", "sanktionen", "--redis", redis_url)
+    assert status != 0 and "LANG=TERM" in err
 
 
 def test_rules_test_takes_a_yaml_file(capsys, tmp_path):

@@ -487,3 +487,109 @@ def test_anyof_errors_name_the_alternative():
         compile_rules({"x": {"anyof": [{"any": ["a"]}, {"any": ["b"], "within": "page"}]}})
     with pytest.raises(RuleError, match="'anyof': expected a list of rules"):
         compile_rules({"x": {"anyof": "a"}})
+
+
+# --- terms per language ---------------------------------------------------------------------------
+
+
+def test_terms_per_language_use_the_articles_language():
+    spec = {"terms": {"en": ["sanctions"], "de": ["sanktionen"], "ru": ["санкции", "санкций"]}}
+    assert match_one(spec, "The EU imposed sanctions.", language="en").terms == ["sanctions"]
+    assert match_one(spec, "Die EU verhängt neue Sanktionen.", language="de").terms == ["sanktionen"]
+    assert match_one(spec, "ЕС ввёл новые санкции против России.", language="ru").terms == ["санкции"]
+    # each language's own list: the German word in an English article, or the English one in German, is not enough
+    assert match_one(spec, "The word Sanktionen is German.", language="en") is None
+    assert match_one(spec, "Die Sanctions-Liste wurde verlängert.", language="de") is None
+
+
+def test_a_language_without_a_list_uses_the_english_one_and_no_language_means_english():
+    spec = {"terms": {"en": ["ransomware"], "de": ["erpressungstrojaner"]}}
+    assert match_one(spec, "Un ransomware a paralysé l'hôpital.", language="fr").terms == ["ransomware"]
+    assert match_one(spec, "Ransomware hit the hospital.") is not None
+    assert match_one(spec, "Ransomware hit the hospital.", language="und") is not None
+    assert match_one(spec, "Ein Ransomware-Angriff traf die Klinik.", language="de") is None
+    german_only = {"terms": {"de": ["sanktionen"]}}
+    assert match_one(german_only, "Neue Sanktionen.", language="de") is not None
+    assert match_one(german_only, "Neue Sanktionen.", language="en") is None
+    assert match_one(german_only, "Neue Sanktionen.", language="fr") is None
+
+
+def test_plain_lists_count_in_every_language_beside_the_language_terms():
+    spec = {"any": ["nord stream"], "terms": {"de": ["gaspipeline"]}}
+    assert match_one(spec, "Die Nord Stream wurde beschädigt.", language="de").terms == ["nord stream"]
+    assert match_one(spec, "Eine Gaspipeline wurde beschädigt.", language="de").terms == ["gaspipeline"]
+    assert match_one(spec, "Le gazoduc Nord Stream a été endommagé.", language="fr") is not None
+    assert match_one(spec, "A gaspipeline in a typo.", language="en") is None
+    plain = {"any": ["sanctions"], "none": ["football"]}  # no mapping anywhere: as before languages existed
+    for language in (None, "en", "de", "xx"):
+        assert match_one(plain, "New sanctions.", language=language) is not None
+        assert match_one(plain, "New sanctions on a football club.", language=language) is None
+
+
+def test_all_groups_and_vetoes_per_language():
+    spec = {"all": [{"en": ["arrested", "detained"], "de": ["festgenommen", "verhaftet"]},
+                    {"en": ["journalist"], "de": ["journalist", "journalistin"]}],
+            "within": "sentence",
+            "none": {"en": ["tv series"], "de": ["fernsehserie"]}}
+    assert match_one(spec, "Die Journalistin wurde in Moskau festgenommen.", language="de") is not None
+    assert match_one(spec, "Die Journalistin wurde entlassen. Ein Dieb wurde festgenommen.", language="de") is None
+    assert match_one(spec, "In der Fernsehserie wird eine Journalistin verhaftet.", language="de") is None
+    assert match_one(spec, "A journalist was arrested in Moscow.", language="en") is not None
+    # the German veto is for German articles: a German word in an English article vetoes nothing
+    assert match_one(spec, "A journalist was arrested; Fernsehserie fans reacted.", language="en") is not None
+    # a group without a list for a language falls back to its English list
+    mixed = {"all": [{"en": ["arrested"], "fr": ["arrêté"]}, ["journalist", "journaliste"]], "within": "sentence"}
+    assert match_one(mixed, "Le journaliste a été arrêté.", language="fr") is not None
+    assert match_one(mixed, "Le journaliste a été arrested.", language="fr") is None
+
+
+def test_language_variants_of_anyof_alternatives_keep_the_shared_veto_and_give_one_hit():
+    matcher = compile_rules({"sanctions": {
+        "none": ["fifa"],
+        "anyof": [{"terms": {"en": ["embargo"], "de": ["embargo"]}},
+                  {"terms": {"en": ["sanctions"], "de": ["sanktionen"]}, "none": {"de": ["schiedsrichter"]}}]}})
+    [hit] = matcher.match("Embargo und Sanktionen gegen Iran.", language="de")
+    assert hit.rule_id == "sanctions" and set(hit.terms) == {"embargo", "sanktionen"}
+    assert matcher.match("Die FIFA verhängt Sanktionen.", language="de") == []
+    assert matcher.match("Der Schiedsrichter fordert Sanktionen.", language="de") == []
+    assert ids(matcher.match("Der Schiedsrichter fordert ein Embargo.", language="de")) == ["sanctions"]
+
+
+def test_could_match_decides_language_terms_as_match_does():
+    specs = {"de-only": {"terms": {"de": ["sanktionen"]}},
+             "both": {"terms": {"en": ["sanctions"], "de": ["sanktionen"]}, "none": {"de": ["fussball"]}},
+             "plain": {"any": ["gazprom"]}}
+    matcher = compile_rules(specs, kind="subscription")
+    texts = ["Neue Sanktionen gegen Gazprom.", "New sanctions on Gazprom.", "Sanktionen im Fussball.",
+             "Nothing here.", "Sanctions und Sanktionen."]
+    for language in (None, "en", "de", "fr"):
+        for text in texts:
+            analyzed = analyze(text)
+            matched = set(ids(matcher.match(text, language=language)))
+            possible = matcher.possible(analyzed, language=language)
+            assert possible == matched, (language, text)
+            assert matcher.could_match(analyzed, language=language) == bool(matched)
+
+
+def test_many_language_bound_subscriptions_are_indexed_per_language():
+    specs = {f"sub-{i}": {"terms": {"en": [f"word{i}"], "de": [f"wort{i}"]}} for i in range(2_000)}
+    matcher = compile_rules(specs, kind="subscription")
+    assert ids(matcher.match("word7 and wort8", language="en")) == ["sub-7"]
+    assert ids(matcher.match("word7 and wort8", language="de")) == ["sub-8"]
+    assert ids(matcher.match("word7 and wort8", language="fr")) == ["sub-7"]
+    # a German term found in an English article does not even make its German variant a candidate
+    assert matcher._term_candidates(matcher.find_terms(analyze("wort8").tokens), "en") == set()
+
+
+@pytest.mark.parametrize(("spec", "fragment"), [
+    ({"terms": {}}, "'terms'"),
+    ({"terms": {"german": ["sanktionen"]}}, "'german' is not a language code"),
+    ({"terms": {"DE": ["sanktionen"]}}, "'DE' is not a language code"),
+    ({"terms": {"de": []}}, "'terms.de'"),
+    ({"terms": {"de": ["--"]}}, "'terms.de'"),
+    ({"any": ["x"], "none": {"fr": [3]}}, "'none.fr'"),
+    ({"all": [{"de": ["a"]}, {"fr": ["b"]}]}, "no language has terms for every term condition"),
+    ({"all": [["a"], {"de": []}]}, "'all[1].de'"),
+])
+def test_bad_language_terms_are_errors(spec, fragment):
+    assert_rule_error({"bad-rule": spec}, "'bad-rule'", fragment, kind="subscription")
