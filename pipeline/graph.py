@@ -63,7 +63,8 @@ class ArticlesToAlerts(beam.PTransform):
             c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
         matched = storied.articles | "MatchSubscriptions" >> MatchSubscriptions(rules, live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
-                    stats_key=c.stats_key, mark_processed=bool(c.feed_run))
+                    stats_key=c.stats_key, mark_processed=bool(c.feed_run),
+                    count_once=getattr(c, "count_once", False))
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, counts=c.counts, **sink)
         # One dead-letter writer per step rather than a Flatten of all failures: each stays
         # fused with its step, which Beam's local runner needs while an unbounded source runs.
