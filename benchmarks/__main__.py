@@ -30,6 +30,7 @@ RUNS = {
     "fulltext": ([], ["--minutes", "1", "--repeats", "1"]),
     "web": ([], ["--alerts", "2000", "--stories", "200", "--feeds", "50", "--requests", "5", "--seconds", "2",
                  "--listeners", "10", "--pushes", "3"]),
+    "distributed": ([], ["--articles", "40", "--feeds", "100"]),
 }
 
 
