@@ -195,6 +195,7 @@ class EmailChannel:
         self.local_hostname = local_hostname
         self.target = f"{', '.join(self.to)} via {config.display}"
         self._smtp = None
+        self._was_reused = False
 
     def message(self, payload):
         return alert_email(payload, sender=self.sender, to=self.to, unsubscribe=self.unsubscribe)
@@ -235,6 +236,15 @@ class EmailChannel:
         return self._attempt(lambda smtp: smtp.send_message(message, from_addr=self.sender, to_addrs=self.to))
 
     def _attempt(self, action):
+        result = self._attempt_once(action)
+        if result.status == 0 and result.retryable and self._was_reused:
+            # A kept-open connection the server dropped while idle (servers close them after
+            # minutes): not an outage. Try once more on a new connection before backing off.
+            result = self._attempt_once(action)
+        return result
+
+    def _attempt_once(self, action):
+        self._was_reused = self._smtp is not None
         try:
             if self._smtp is None:
                 self._smtp = self._connect()

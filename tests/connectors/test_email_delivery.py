@@ -214,3 +214,22 @@ def test_smtp_url_defaults_and_masking():
 def test_a_malformed_address_is_refused(address):
     with pytest.raises(ValueError, match="not a mail address"):
         check_address(address)
+
+
+def test_a_connection_dropped_while_idle_is_opened_again_without_backoff(redis_db, tmp_path):
+    server = SmtpServer(tmp_path, require_starttls=False).start()
+    email = EmailChannel(smtp_config(server.url), to=["desk@example.org"], sender="n@example.org")
+    redis_db.xadd(STREAM, story_alert(1))
+    mail, time = deliverer(redis_db, email)
+    mail.run()
+    server.stop()  # the server drops the kept-open connection (as after an idle timeout) ...
+    again = SmtpServer(tmp_path, require_starttls=False)
+    again.port = again.controller.port = server.port
+    again.start()  # ... and is there for the next message
+    try:
+        redis_db.xadd(STREAM, story_alert(2))
+        mail.run()
+        assert [m["Subject"][-3:] for m in again.messages] == ["(2)"]
+        assert time.sleeps == [] and mail.dead == 0
+    finally:
+        again.stop()
