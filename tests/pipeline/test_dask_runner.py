@@ -185,6 +185,12 @@ def test_redis_unreachable_from_the_workers_is_the_redis_error_on_the_client(clu
         run_replay([archive], config, ["--runner=dask", f"--dask_client_address={cluster.address}"])
 
 
+def test_the_dask_runner_without_a_scheduler_is_a_usage_error(capsys, redis_url):
+    status = main(["replay", str(SEED_ARTICLE), "--redis", redis_url, "--no-progress", "--runner", "dask"])
+    assert status == EXIT_USAGE
+    assert capsys.readouterr().err == "newsmon: the Dask runner needs a scheduler: --dask-address tcp://HOST:8786\n"
+
+
 def test_the_dask_runner_answers_to_its_names():
     assert all(map(is_dask_runner, ["dask", "DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner"]))
     assert not is_dask_runner("FlinkRunner") and not is_dask_runner(None)
