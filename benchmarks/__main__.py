@@ -28,6 +28,7 @@ RUNS = {
     "stories": ([], ["--sizes", "100", "1000", "--probes", "40"]),
     "spikes": ([], ["--articles", "500", "--series", "1000", "--repeats", "1"]),
     "fulltext": ([], ["--minutes", "1", "--repeats", "1"]),
+    "language": ([], ["--articles", "40", "--repeats", "1"]),
 }
 
 
