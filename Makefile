@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 NEWSMON := $(VENV)/bin/newsmon
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean browser
 
 install: $(VENV)/.installed
 
@@ -19,8 +19,15 @@ run: install
 	$(NEWSMON) replay seeds/ --subscriptions seeds/subscriptions.yaml
 
 ## test: the whole test suite (starts its own Redis servers on free ports)
-test: install
+test: install browser
 	$(VENV)/bin/pytest -q
+
+## browser: Debian's headless chromium and its driver, for the browser tests of tests/web (only when missing)
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "make: the browser tests need Debian's chromium: sudo apt-get install -y chromium chromium-driver" >&2; fi; }
 
 lint: install
 	$(VENV)/bin/ruff check .

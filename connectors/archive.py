@@ -1,4 +1,4 @@
-"""ReadArchive: articles from a local archive of files.
+"""ReadArchive: articles from an archive of files, local or on any filesystem Beam knows.
 
 Two formats, found by extension (directories are searched recursively):
 
@@ -14,6 +14,14 @@ Only the list of files is built when the pipeline is constructed; the files
 are read inside the pipeline. An unreadable file or line goes to the
 ``failed`` output with its path (and line) and the reason.
 
+Paths with a scheme (``gs://``, ``s3://``, ``hdfs://``: Beam's filesystems, with
+their Beam extra installed) are listed and read through ``FileSystems``, so
+workers anywhere read them. A local path is read where it is: on a local
+runner by the workers (same machine); with ``ship=True`` (a remote runner such
+as Dask, whose workers may run in another folder or machine) by the submitting
+process, which puts each file's bytes into the job, up to ``SHIP_LIMIT_BYTES``:
+a larger local archive is refused before the job starts, with what to do.
+
     p | ReadArchive(["seeds/"])  ->  {"id": "…", "title": "…", "text": "…", "origin": "seeds/a.txt", …}
 """
 
@@ -26,16 +34,44 @@ from apache_beam.metrics import Metrics
 
 from transforms.deadletter import FAILED, failure
 
-__all__ = ["ARCHIVE_SUFFIXES", "ReadArchive", "archive_files", "count_articles", "read_archive_file"]
+__all__ = ["ARCHIVE_SUFFIXES", "SHIP_LIMIT_BYTES", "ReadArchive", "archive_files", "count_articles", "has_scheme",
+           "read_archive_file", "shipped_files"]
 
 ARCHIVE_SUFFIXES = (".txt", ".jsonl", ".html", ".htm")
+SHIP_LIMIT_BYTES = 512 * 1024 * 1024  # local archive bytes a remote job may carry
+
+
+def has_scheme(path):
+    """True for a path of one of Beam's remote filesystems (``gs://bucket/x``), not a local one."""
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
+def _remote_files(path):
+    from apache_beam.io.filesystems import FileSystems
+
+    path = str(path)
+    try:
+        found = []
+        for pattern in (path, path.rstrip("/") + "/**"):
+            [result] = FileSystems.match([pattern])
+            found = [m.path for m in result.metadata_list]
+            if found:
+                break
+    except Exception as error:  # noqa: BLE001 - Beam says why in one sentence (e.g. the extra to install)
+        raise ValueError(f"cannot list archive path {path}: {' '.join(str(error).split())[:300]}") from error
+    if not found:
+        raise ValueError(f"archive path {path} does not exist")
+    return [f for f in found if f.endswith(ARCHIVE_SUFFIXES)]
 
 
 def archive_files(paths):
     """Every archive file under ``paths``, sorted; ValueError for a path that does not exist."""
     files = []
     for path in paths:
-        path = Path(path)
+        if has_scheme(path):
+            files.extend(_remote_files(path))
+            continue
+        path = Path(str(path).removeprefix("file://"))
         if path.is_dir():
             files.extend(p for p in path.rglob("*") if p.suffix in ARCHIVE_SUFFIXES and p.is_file())
         elif path.is_file():
@@ -45,12 +81,24 @@ def archive_files(paths):
     return sorted(dict.fromkeys(str(f) for f in files))
 
 
+def _read_bytes(path):
+    if has_scheme(path):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            return handle.read()
+    return Path(path).read_bytes()
+
+
 def count_articles(files):
     """How many articles (or unreadable lines) the files hold, for a progress bar."""
     total = 0
     for path in files:
         try:
-            if path.endswith(".jsonl"):
+            if has_scheme(path):
+                pass  # one per file: not worth reading a remote archive twice for a bar
+            elif path.endswith(".jsonl"):
                 with open(path, "rb") as handle:
                     total += sum(1 for line in handle if line.strip())
                 continue
@@ -115,13 +163,18 @@ def _read_jsonl_line(path, number, line):
     return article
 
 
-def read_archive_file(path):
-    """Yield ``(article, None)`` or ``(None, failure record)`` for every article of a file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        yield None, failure("read", f"cannot read file: {error.strerror}", origin=path)
-        return
+def read_archive_file(path, data=None):
+    """Yield ``(article, None)`` or ``(None, failure record)`` for every article of a file
+    (of ``data``, its bytes, when the file was read elsewhere)."""
+    if data is None:
+        try:
+            data = _read_bytes(path)
+        except OSError as error:
+            yield None, failure("read", f"cannot read file: {error.strerror or error}", origin=path)
+            return
+        except Exception as error:  # noqa: BLE001 - a remote filesystem's own error: a dead letter
+            yield None, failure("read", f"cannot read file: {' '.join(str(error).split())[:300]}", origin=path)
+            return
     if path.endswith(".jsonl"):
         for number, raw_line in enumerate(data.split(b"\n"), start=1):
             if not raw_line.strip():
@@ -142,8 +195,9 @@ class _ReadArchiveFileFn(beam.DoFn):
     def setup(self):
         self._read = Metrics.counter("newsmon", "articles_read")
 
-    def process(self, path):
-        for article, failed in read_archive_file(path):
+    def process(self, element):
+        path, data = element if isinstance(element, tuple) else (element, None)
+        for article, failed in read_archive_file(path, data):
             if failed is not None:
                 yield beam.pvalue.TaggedOutput(FAILED, failed)
             else:
@@ -151,16 +205,41 @@ class _ReadArchiveFileFn(beam.DoFn):
                 yield article
 
 
-class ReadArchive(beam.PTransform):
-    """Articles from ``.txt``, ``.jsonl`` and ``.html`` files; outputs ``articles`` and ``failed``."""
+def shipped_files(files, limit=SHIP_LIMIT_BYTES):
+    """``[(path, bytes), ...]`` of the local files, ``path`` alone for remote ones: what a remote
+    job carries. ValueError (one line, what to do) beyond ``limit`` bytes or for an unreadable file."""
+    elements, total = [], 0
+    for path in files:
+        if has_scheme(path):
+            elements.append(path)
+            continue
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise ValueError(f"cannot read archive file {path}: {error.strerror or error}") from error
+        total += len(data)
+        if total > limit:
+            raise ValueError(f"the local archive is over {limit // 2**20} MB, too much to send with the job:"
+                             " copy it where the workers can read it (gs://, s3://, hdfs://) and pass that path")
+        elements.append((path, data))
+    return elements
 
-    def __init__(self, paths):
+
+class ReadArchive(beam.PTransform):
+    """Articles from ``.txt``, ``.jsonl`` and ``.html`` files; outputs ``articles`` and ``failed``.
+
+    ``ship=True``: local files are read now and their bytes go with the job (for a
+    remote runner, whose workers cannot see this machine's files).
+    """
+
+    def __init__(self, paths, *, ship=False):
         super().__init__()
         if isinstance(paths, (str, Path)):
             paths = [paths]
         self._files = archive_files(paths)
         if not self._files:
             raise ValueError(f"no .txt, .jsonl or .html articles under {', '.join(map(str, paths))}")
+        self._elements = shipped_files(self._files) if ship else list(self._files)
 
     @property
     def files(self):
@@ -169,6 +248,6 @@ class ReadArchive(beam.PTransform):
     def expand(self, pbegin):
         return (
             pbegin
-            | "ListFiles" >> beam.Create(self._files)
+            | "ListFiles" >> beam.Create(self._elements)
             | "ReadFiles" >> beam.ParDo(_ReadArchiveFileFn()).with_outputs(FAILED, main="articles")
         )

@@ -25,22 +25,30 @@ round trip each; ``all_feed_states`` lists every feed for ``newsmon feeds status
 """
 
 import dataclasses
+import hashlib
+import time
 from dataclasses import dataclass
 
 from connectors.feed_fetch import parse_retry_after
 
 __all__ = [
+    "CLAIM_DUE_SCRIPT",
     "DEAD_AFTER",
+    "DEFAULT_LEASE_SECONDS",
     "DEFAULT_INTERVAL",
     "MAX_BACKOFF",
     "PERMANENT_URL_FAILURES",
+    "FeedShare",
     "FeedState",
     "all_feed_states",
     "backoff_delay",
+    "claim_due",
+    "feed_group",
     "health_for",
     "load_state",
     "load_states",
     "record_poll",
+    "rendezvous_owner",
     "save_state",
     "save_states",
 ]
@@ -75,6 +83,7 @@ class FeedState:
     throttled: int = 0  # 429s in a row
     permanent_failures: int = 0  # failures in a row of the remembered redirect target
     capped_from: int = 0  # items the last fetch offered, when more than the cap
+    poller: str = ""  # the monitor that made the last poll, when monitors share the feed list
 
     def due(self, now):
         return self.next_poll <= now
@@ -85,14 +94,24 @@ class FeedState:
     @classmethod
     def from_hash(cls, feed_id, mapping):
         values = {}
-        for f in dataclasses.fields(cls):
-            if f.name in mapping and f.name != "feed_id":
-                raw = mapping[f.name]
+        for name, is_int in _hash_fields(cls):  # dataclasses.fields() per call: 2,000 feeds took 1 s
+            if name in mapping:
+                raw = mapping[name]
                 try:
-                    values[f.name] = int(float(raw)) if f.type in (int, "int") else raw
+                    values[name] = int(float(raw)) if is_int else raw
                 except ValueError:
                     continue  # a field someone edited by hand: keep the default
         return cls(feed_id=feed_id, **values)
+
+
+_HASH_FIELDS = {}
+
+
+def _hash_fields(cls):
+    """``[(field name, is an int)]`` of a state class's hash fields, computed once per class."""
+    if cls not in _HASH_FIELDS:
+        _HASH_FIELDS[cls] = [(f.name, f.type in (int, "int")) for f in dataclasses.fields(cls) if f.name != "feed_id"]
+    return _HASH_FIELDS[cls]
 
 
 def backoff_delay(failures, interval):
@@ -197,7 +216,7 @@ def save_states(client, keys, states):
 def all_feed_states(client, keys):
     """Every feed's state under ``keys.prefix``, sorted by URL (for ``newsmon feeds status``)."""
     pattern = _glob_escape(keys.feed("")) + "*"
-    feed_keys = sorted(_decoded_key(key) for key in client.scan_iter(match=pattern, count=1000))
+    feed_keys = sorted(_decoded_key(key) for key in client.scan_iter(match=pattern, count=10_000))
     prefix_length = len(keys.feed(""))
     states = load_states(client, keys, [key[prefix_length:] for key in feed_keys])
     return sorted(states.values(), key=lambda state: (state.url, state.feed_id))
@@ -213,3 +232,98 @@ def _decoded(mapping):
 
 def _glob_escape(text):
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+# --- Monitors sharing feeds ------------------------------------------------------------------------
+#
+# Several monitors on one feed list and one Redis divide the feeds: each monitor is a member of the
+# feed list's group (a sorted set of member -> lease expiry, renewed every ``lease / 3`` seconds by
+# a heartbeat), and each feed belongs to the live member with the highest rendezvous hash of
+# (member, feed). A member that joins or leaves moves only its own share (about 1/N of the feeds).
+# A monitor that dies stops renewing its lease: within ``lease`` seconds the others no longer see
+# it and take its feeds over. On top of ownership, a poll starts only after an atomic claim of the
+# feed's due time (CLAIM_DUE_SCRIPT), so while two members briefly disagree about who owns a feed
+# (one has not seen a join yet) the feed is still fetched once per due time.
+
+DEFAULT_LEASE_SECONDS = 15.0
+
+
+def feed_group(feed_ids):
+    """The group of monitors polling this feed list: the same list, the same group."""
+    digest = hashlib.sha256("\n".join(sorted(set(feed_ids))).encode()).hexdigest()
+    return digest[:16]
+
+
+def rendezvous_owner(feed_id, members):
+    """The member that polls ``feed_id`` (highest random weight); None without members."""
+    if not members:
+        return None
+    return max(members, key=lambda member: (hashlib.sha1(f"{member}\n{feed_id}".encode()).digest(), member))
+
+
+CLAIM_DUE_SCRIPT = """
+-- KEYS: feed hashes. ARGV: now, lease end, force (1/0), then the feeds' URLs in KEYS order.
+-- Per feed, 1 if it was due (or force) and is now claimed until the lease end, else 0.
+local now, lease, force, out = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1', {}
+for i, key in ipairs(KEYS) do
+  local next_poll = tonumber(redis.call('HGET', key, 'next_poll') or '0') or 0
+  if force or next_poll <= now then
+    redis.call('HSET', key, 'next_poll', math.max(tonumber(lease), next_poll), 'url', ARGV[3 + i])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+
+
+def claim_due(client, keys, due, *, now, lease_until, force=False):
+    """The ``[(feed, state)]`` of ``due`` still due in Redis, each now claimed until ``lease_until``:
+    what another poller claimed meanwhile is left out."""
+    if not due:
+        return []
+    replies = client.eval(CLAIM_DUE_SCRIPT, len(due), *(keys.feed(feed.feed_id) for feed, _ in due),
+                          now, int(lease_until), "1" if force else "0", *(feed.url for feed, _ in due))
+    return [pair for pair, claimed in zip(due, replies) if int(claimed)]
+
+
+class FeedShare:
+    """This monitor's membership of its feed list's group, and the feeds that are its share.
+
+        share = FeedShare(client, "newsmon:", feed_group(ids), member="host-1234-ab12", lease=15)
+        share.heartbeat()                    # join / renew (every lease / 3 seconds)
+        mine = share.mine(feed_ids)          # the feeds this member polls now
+        share.leave()                        # on a clean stop: the others take over at once
+    """
+
+    def __init__(self, client, prefix, group, member, lease=DEFAULT_LEASE_SECONDS):
+        if not lease > 0:
+            raise ValueError(f"the lease must be positive, got {lease!r}")
+        self.client = client
+        self.key = f"{prefix}monitors:{group}"
+        self.member = member
+        self.lease = float(lease)
+
+    def heartbeat(self, now=None):
+        now = time.time() if now is None else now
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.key, {self.member: now + self.lease})
+        pipe.zremrangebyscore(self.key, "-inf", now)  # members whose lease ran out
+        pipe.expire(self.key, int(self.lease * 4) + 60)
+        pipe.execute()
+
+    def members(self, now=None):
+        now = time.time() if now is None else now
+        return sorted(_decoded_key(m) for m in self.client.zrangebyscore(self.key, now, "+inf"))
+
+    def mine(self, feed_ids, now=None):
+        """The ids of ``feed_ids`` this member owns (all of them while it sees no live member,
+        itself included: a monitor whose lease lapsed still polls rather than nobody)."""
+        members = self.members(now)
+        if self.member not in members:
+            members.append(self.member)
+        return [feed_id for feed_id in feed_ids if rendezvous_owner(feed_id, members) == self.member]
+
+    def leave(self):
+        self.client.zrem(self.key, self.member)

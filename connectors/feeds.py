@@ -58,7 +58,16 @@ from apache_beam.metrics import Metrics
 
 from connectors.feed_fetch import FeedFetcher, FetchOptions
 from connectors.feed_lists import Feed, load_feed_list
-from connectors.feed_state import DEAD_AFTER, DEFAULT_INTERVAL, load_states, record_poll
+from connectors.feed_state import (
+    DEAD_AFTER,
+    DEFAULT_INTERVAL,
+    DEFAULT_LEASE_SECONDS,
+    FeedShare,
+    claim_due,
+    feed_group,
+    load_states,
+    record_poll,
+)
 from connectors.redis_connection import call_with_retry, redis_client
 from connectors.redis_streams import RedisKeys
 from transforms.deadletter import FAILED, failure
@@ -180,10 +189,15 @@ class FeedPoller:
 
     A feed being fetched is not started again. Its state is saved (and, with
     ``stats_key``, the run totals counted) as soon as its poll ends.
+
+    ``share=(group, member, lease seconds)``: this poller is one member of a group of
+    monitors sharing the feed list (connectors/feed_state.py FeedShare): it heartbeats in
+    the background, looks only at its share of the feeds and claims each due time atomically.
     """
 
     def __init__(self, client, keys, *, allow_private=False, options=None, default_interval=DEFAULT_INTERVAL,
-                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None, force_before=None):
+                 dead_after=DEAD_AFTER, force=False, verify_processed=False, stats_key=None, force_before=None,
+                 share=None):
         self.client = client
         self.keys = keys
         self.options = options or FetchOptions()
@@ -199,6 +213,20 @@ class FeedPoller:
         self._thread = threading.Thread(target=self._loop.run_forever, name="newsmon-feeds", daemon=True)
         self._thread.start()
         self._fetcher = self._run(self._open())
+        self._share = None
+        if share is not None:
+            self._share = FeedShare(client, keys.prefix, *share)
+            self._share.heartbeat()
+            self._heartbeat = asyncio.run_coroutine_threadsafe(self._beat(), self._loop)
+
+    async def _beat(self):
+        """Renew the share's lease every third of it, whatever the pipeline is doing meanwhile."""
+        while True:
+            await asyncio.sleep(self._share.lease / 3)
+            try:
+                await self._loop.run_in_executor(None, self._share.heartbeat)
+            except Exception as error:  # noqa: BLE001 - Redis down: the next beat tries again
+                _log.debug("newsmon: feed share heartbeat failed: %s", error)
 
     def _run(self, coroutine, timeout=None):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
@@ -214,6 +242,9 @@ class FeedPoller:
         """``(due [(feed, state)], {feed id: stat} of the feeds not due)``; feeds in flight are neither."""
         now = time.time() if now is None else now
         feeds = [feed for feed in _unique_feeds(feeds) if feed.feed_id not in self._in_flight]
+        if self._share is not None:  # another member's feeds are neither due nor not due here
+            mine = set(self._share.mine([feed.feed_id for feed in feeds], now))
+            feeds = [feed for feed in feeds if feed.feed_id in mine]
         states = load_states(self.client, self.keys, [feed.feed_id for feed in feeds])
         due = [feed for feed in feeds if self._forced(states[feed.feed_id]) or states[feed.feed_id].due(now)]
         if self._verify_processed and due:
@@ -235,6 +266,12 @@ class FeedPoller:
             return
         now = time.time() if now is None else now
         lease = int(now + self.options.total_timeout + _LEASE_MARGIN)
+        if self._share is not None:
+            # Atomically, and only if still due: a member that just took the feed over may have.
+            # A forced feed (--force) is fetched by its owner whatever its due time.
+            forced = [(feed, state) for feed, state in due if self._forced(state)]
+            due = forced + claim_due(self.client, self.keys, [(f, s) for f, s in due if not self._forced(s)],
+                                     now=now, lease_until=lease)
         pipe = self.client.pipeline(transaction=False)
         for feed, state in due:
             # The lease: until this poll ends (or the deadline passes), the feed is not due elsewhere.
@@ -273,6 +310,8 @@ class FeedPoller:
     def _hand_over(self, feed, articles, failures, stat, new_state):
         if self._verify_processed and stat["outcome"] == "ok":
             new_state.pending = _processed_ids(articles)
+        if self._share is not None:
+            new_state.poller = self._share.member
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.keys.feed(new_state.feed_id), mapping=new_state.to_hash())
         if self._stats_key:
@@ -288,6 +327,13 @@ class FeedPoller:
         for *_, future in self._in_flight.values():
             future.cancel()
         self._in_flight.clear()
+        if self._share is not None:
+            self._heartbeat.cancel()
+            try:
+                self._share.leave()  # a clean stop: the others take this share over now
+            except Exception:  # noqa: BLE001 - Redis down: the lease runs out instead
+                pass
+            self._share = None
         if self._loop.is_running():
             try:
                 self._run(self._fetcher.__aexit__(None, None, None), timeout=5)
@@ -444,12 +490,15 @@ class PollFeeds(beam.PTransform):
     running totals (feeds_polled, feed_failures, items). ``force`` polls every
     feed whether due or not; ``force_before`` (epoch seconds) only those not
     polled since then (``monitor --force``: each feed once at the start, then
-    on its schedule).
+    on its schedule). ``share_member``: the name of this monitor in the group of
+    monitors polling the same feed list, which divide the feeds between them
+    (``share_lease`` seconds: how soon a dead member's feeds move on).
     """
 
     def __init__(self, feeds, redis_url, *, prefix="newsmon:", allow_private=False, options=None,
                  default_interval=DEFAULT_INTERVAL, force=False, every=None, stop_at=None, stats_key=None,
-                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None, force_before=None):
+                 stop_key=None, verify_processed=False, retry_seconds=60, max_cycles=None, force_before=None,
+                 share_member=None, share_lease=DEFAULT_LEASE_SECONDS):
         super().__init__()
         if isinstance(feeds, (str, Path)):
             feeds = load_feed_list(feeds)
@@ -473,6 +522,8 @@ class PollFeeds(beam.PTransform):
         self._stop_at = stop_at
         poll_args = {"default_interval": default_interval, "force": force, "verify_processed": verify_processed,
                      "force_before": force_before}
+        if share_member:
+            poll_args["share"] = (feed_group(feed.feed_id for feed in feeds), share_member, share_lease)
         handover = None if every is None else min(HANDOVER_SECONDS, every * _HANDOVER_SHARE)
         self._args = (redis_url, prefix, allow_private, options, poll_args, stats_key, stop_key, retry_seconds,
                       handover, max_cycles)

@@ -82,6 +82,23 @@ return ids
 """
 
 
+TALLY_ONCE_SCRIPT = """
+-- KEYS: the run's set of counted records, its stats hash. ARGV: ttl, then per record:
+-- its identity, the number of fields, the fields. A record counts once per run: +1 on each field.
+local a = 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a + 1])
+  if redis.call('SADD', KEYS[1], ARGV[a]) == 1 then
+    for i = a + 2, a + 1 + n do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+  end
+  a = a + 2 + n
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 0
+"""
+
+
 class RedisKeys:
     """Every key newsmon uses, under one prefix."""
 
@@ -249,8 +266,9 @@ class _AppendToStreamsFn(beam.DoFn):
     """Buffers entries per bundle and appends them once each, retrying while Redis is down."""
 
     def __init__(self, redis_url, prefix, entries_of, maxlen, ttl, retry_seconds, stats_key, stats_field,
-                 mark_processed, counts=None):
+                 mark_processed, counts=None, count_once=False):
         self._redis_url = redis_url
+        self._count_once = count_once  # tally each record once per run, however often its bundle runs
         self._prefix = prefix
         self._entries_of = entries_of
         self._maxlen = maxlen
@@ -276,12 +294,15 @@ class _AppendToStreamsFn(beam.DoFn):
     def start_bundle(self):
         self._entries = []
         self._ids = []
+        self._tallies = []
         if self._counter is not None:
             self._counter.clear()
 
     def process(self, element: dict) -> Iterator[dict]:  # hinted: Beam need not infer it (it yields nothing)
         self._entries.extend(self._entries_of(element, self._keys))
         self._ids.append(element.get("id") or element.get("article_id") or "")
+        if self._stats_key:
+            self._tallies.append(run_tally(element, self._stats_field))
         if self._counter is not None:
             self._counter.add(element)
         if len(self._entries) >= FLUSH_EVERY:
@@ -311,7 +332,13 @@ class _AppendToStreamsFn(beam.DoFn):
         if self._mark_processed:
             for article_id in filter(None, self._ids):
                 pipe.set(self._keys.processed(article_id), "1", ex=self._ttl)
-        if self._stats_key:
+        if self._stats_key and self._count_once:
+            # Atomic with its record's first count: a rerun bundle (a worker died) counts nothing twice.
+            keys, args = [f"{self._stats_key}:once", self._stats_key], [7 * 24 * 3600]
+            for identity, fields in self._tallies:
+                args.extend((identity, len(fields), *fields))
+            pipe.eval(TALLY_ONCE_SCRIPT, 2, *keys, *args)
+        elif self._stats_key:
             pipe.hincrby(self._stats_key, self._stats_field, len(self._ids))
             pipe.expire(self._stats_key, 7 * 24 * 3600)
         if self._counter is not None:
@@ -334,7 +361,22 @@ class _AppendToStreamsFn(beam.DoFn):
                              if r is not None and kind.startswith("alerts:"))
             if new_alerts:
                 self._client.hincrby(self._stats_key, "alerts", new_alerts)
+            if self._count_once:
+                self._write_entry_counts(results)
         return results
+
+    def _write_entry_counts(self, results):
+        """New and already-written entries per stream kind, in the run's stats hash."""
+        totals = {}
+        for (kind, *_), result in zip(self._entries, results):
+            name = "already_written" if result is None else f"new:{kind}"
+            totals[name] = totals.get(name, 0) + 1
+        if totals:
+            pipe = self._client.pipeline(transaction=False)
+            for name, n in totals.items():
+                pipe.hincrby(self._stats_key, name, n)
+            pipe.expire(self._stats_key, 7 * 24 * 3600)
+            pipe.execute()
 
     def _flush(self):
         if not self._ids:
@@ -347,8 +389,26 @@ class _AppendToStreamsFn(beam.DoFn):
                 self._count(kind)
         self._entries = []
         self._ids = []
+        self._tallies = []
         if self._counter is not None:
             self._counter.clear()
+
+
+def run_tally(record, kind):
+    """``(identity, fields)``: what one record adds to its run's counts.
+
+    An article (kind ``articles``) counts as read, under each of its topics and each
+    subscription it matched; a failure (kind ``failed``) as failed, per stage.
+    """
+    if kind == "failed":
+        identity = "f:" + hashlib.sha256(
+            f"{record.get('stage')}\n{record.get('origin')}\n{record.get('article_id')}\n{record.get('error')}"
+            .encode()).hexdigest()[:16]
+        return identity, ("failed", f"failed:{record.get('stage', '')}")
+    fields = ["articles"]
+    fields.extend(f"topic:{topic['id']}" for topic in record.get("topics", ()))
+    fields.extend(f"matched:{alert['id']}" for alert in record.get("alerts", ()))
+    return "a:" + str(record.get("id") or record.get("origin") or ""), tuple(fields)
 
 
 class WriteToRedisStreams(beam.PTransform):
@@ -361,14 +421,14 @@ class WriteToRedisStreams(beam.PTransform):
 
     def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
                  marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False,
-                 counts=None):
+                 counts=None, count_once=False):
         super().__init__()
         if not redis_url:
             raise ValueError("WriteToRedisStreams needs a Redis URL")
         if maxlen < 1 or marker_ttl < 1:
             raise ValueError("maxlen and marker_ttl must be positive")
         self._args = (redis_url, prefix, article_entries, maxlen, marker_ttl, retry_seconds, stats_key,
-                      "articles", mark_processed, counts)
+                      "articles", mark_processed, counts, count_once)
 
     def expand(self, articles):
         return articles | beam.ParDo(_AppendToStreamsFn(*self._args))
@@ -378,13 +438,14 @@ class WriteDeadLetters(beam.PTransform):
     """Failure records (transforms.deadletter) -> entries on the ``deadletter`` stream."""
 
     def __init__(self, redis_url, *, prefix="newsmon:", maxlen=DEFAULT_MAXLEN,
-                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False):
+                 marker_ttl=DEFAULT_MARKER_TTL, retry_seconds=60, stats_key=None, mark_processed=False,
+                 count_once=False):
         super().__init__()
         if not redis_url:
             raise ValueError("WriteDeadLetters needs a Redis URL")
         # A failed article counts as processed too: it is in the dead letters, not lost.
         self._args = (redis_url, prefix, deadletter_entries, maxlen, marker_ttl, retry_seconds, stats_key,
-                      "failed", mark_processed)
+                      "failed", mark_processed, None, count_once)
 
     def expand(self, failures):
         return failures | beam.ParDo(_AppendToStreamsFn(*self._args))

@@ -41,17 +41,15 @@ the webhook; ``redeliver`` sends one again (``newsmon deadletters retry``).
 import json
 import logging
 import random
-import threading
 import time
 
 import httpx
-import redis
 
-from connectors import alert_consumer
-from connectors.feed_fetch import parse_retry_after
+from connectors.delivery import DEFAULT_GIVE_UP_AFTER, AlertDeliverer, SendResult
 
 __all__ = [
     "DEFAULT_GIVE_UP_AFTER",
+    "WebhookChannel",
     "WebhookDeliverer",
     "alert_id",
     "alert_payload",
@@ -63,12 +61,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 _JSON_FIELDS = ("terms", "evidence", "topics", "entities")
 USER_AGENT = "newsmon/0.1 (alert webhook)"
-DEFAULT_GIVE_UP_AFTER = 24 * 3600
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 _RESPONSE_BYTES = 500
-_DEADLETTER_MAXLEN = 100_000
-
-
 def alert_id(subscription, entry_id):
     """The id of one alert: its subscription and its entry on the subscription's stream."""
     return f"{subscription}:{entry_id}"
@@ -108,23 +102,9 @@ def is_retryable(status):
     return status == 0 or status in RETRYABLE_STATUSES or 500 <= status < 600
 
 
-class PostResult:
+class PostResult(SendResult):
     """What one POST gave: ``status`` (0 when no response came), ``error`` (empty on a 2xx),
     ``body`` (the response's first bytes), ``retry_after`` (the raw header)."""
-
-    def __init__(self, status=0, error="", body="", retry_after=""):
-        self.status = status
-        self.error = error
-        self.body = body
-        self.retry_after = retry_after
-
-    @property
-    def ok(self):
-        return 200 <= self.status < 300
-
-    @property
-    def retryable(self):
-        return not self.ok and is_retryable(self.status)
 
 
 def post_alert(client, url, payload):
@@ -146,165 +126,42 @@ def _http_client(timeout_seconds):
     return httpx.Client(timeout=timeout_seconds, headers={"User-Agent": USER_AGENT}, follow_redirects=False)
 
 
-def _describe(seconds):
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
+class WebhookChannel:
+    """POSTs alert payloads as JSON to one URL (the channel of connectors/delivery.py)."""
+
+    kind = "webhook"
+
+    def __init__(self, url, *, timeout_seconds=10.0, client=None):
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook URL must be http:// or https://, got {url!r}")
+        self.url = url
+        self.target = url
+        self._client = client or _http_client(timeout_seconds)
+
+    def message(self, payload):
+        return payload
+
+    def send(self, payload):
+        return post_alert(self._client, self.url, payload)
+
+    def dead_letter_fields(self, payload):
+        return {"webhook": self.url, "payload": json.dumps(payload, ensure_ascii=False)}
+
+    def close(self):
+        self._client.close()
 
 
-class WebhookDeliverer:
+class WebhookDeliverer(AlertDeliverer):
     """Reads alerts with an AlertReader and POSTs them to one URL (see the module docstring)."""
 
     def __init__(self, reader, url, *, deadletter_stream, give_up_after=DEFAULT_GIVE_UP_AFTER,
                  backoff_seconds=1.0, max_backoff=300.0, timeout_seconds=10.0, client=None, sleep=None,
                  clock=time.monotonic, jitter=random.random):
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"webhook URL must be http:// or https://, got {url!r}")
-        if not give_up_after > 0:
-            raise ValueError(f"give_up_after must be a positive number of seconds, got {give_up_after!r}")
-        if not backoff_seconds > 0 or max_backoff < backoff_seconds:
-            raise ValueError("backoff_seconds must be positive and at most max_backoff")
-        self.reader = reader
+        super().__init__(reader, WebhookChannel(url, timeout_seconds=timeout_seconds, client=client),
+                         deadletter_stream=deadletter_stream, give_up_after=give_up_after,
+                         backoff_seconds=backoff_seconds, max_backoff=max_backoff, sleep=sleep, clock=clock,
+                         jitter=jitter)
         self.url = url
-        self.deadletter_stream = deadletter_stream
-        self.give_up_after = give_up_after
-        self.backoff_seconds = backoff_seconds
-        self.max_backoff = max_backoff
-        self._client = client or _http_client(timeout_seconds)
-        self._stopped = threading.Event()
-        self._sleep = sleep or self._stopped.wait
-        self._clock = clock
-        self._jitter = jitter
-        self._failing_since = None
-        self.delivered = 0
-        self.dead = 0
-
-    def stop(self):
-        """Ask ``run`` to return; a backoff wait in progress ends at once."""
-        self._stopped.set()
-
-    @property
-    def stopping(self):
-        return self._stopped.is_set()
-
-    def _backoff(self, failures, retry_after):
-        """Exponential backoff with jitter (half the delay fixed, half random), never sooner
-        than Retry-After."""
-        delay = min(self.max_backoff, self.backoff_seconds * 2 ** (failures - 1))
-        delay = delay / 2 + delay / 2 * self._jitter()
-        wanted = parse_retry_after(retry_after, time.time())
-        return max(delay, wanted) if wanted is not None else delay
-
-    def _endpoint_failing(self, result):
-        if self._failing_since is None:
-            self._failing_since = self._clock()
-            _log.warning("newsmon: webhook %s failing (%s); alerts wait, retrying with backoff for up to %s",
-                         self.url, result.error, _describe(self.give_up_after))
-
-    def _endpoint_ok(self):
-        if self._failing_since is not None:
-            _log.warning("newsmon: webhook %s is back after %.0f s", self.url, self._clock() - self._failing_since)
-            self._failing_since = None
-
-    def deliver(self, entry_id, fields):
-        """Deliver one alert, backing off while the endpoint is down; then acknowledge it.
-
-        Returns ``"delivered"``, ``"dead"`` (moved to the dead letters) or ``"stopped"`` (stop()
-        was called while waiting: not acknowledged, it is sent again next time).
-        """
-        payload = alert_payload(entry_id, fields, subscription=self._subscription())
-        first_failure, failures = None, 0
-        while True:
-            result = post_alert(self._client, self.url, payload)
-            if result.ok:
-                self._endpoint_ok()
-                if not self._redis(lambda: self.reader.ack(entry_id)):
-                    return "stopped"
-                self.delivered += 1
-                return "delivered"
-            if not result.retryable:
-                self._endpoint_ok()  # it answered: up, but refuses this alert
-                return self._dead_letter(entry_id, fields, payload, result, result.error)
-            now = self._clock()
-            first_failure = now if first_failure is None else first_failure
-            failures += 1
-            self._endpoint_failing(result)
-            left = self.give_up_after - (now - first_failure)
-            if left <= 0:
-                reason = f"gave up after {_describe(self.give_up_after)} of failures; last: {result.error}"
-                return self._dead_letter(entry_id, fields, payload, result, reason, attempts=failures)
-            self._sleep(min(self._backoff(failures, result.retry_after), left))
-            if self.stopping:
-                return "stopped"
-
-    def _subscription(self):
-        prefix, _, name = self.reader.stream.rpartition("alerts:")
-        return name if prefix or name else ""
-
-    def _dead_letter(self, entry_id, fields, payload, result, error, attempts=1):
-        _log.warning("newsmon: alert %s of %s not delivered to %s: %s; moved to %s",
-                     entry_id, self.reader.stream, self.url, error, self.deadletter_stream)
-        record = {
-            "stage": "deliver", "origin": f"{self.reader.stream}/{entry_id}", "error": error,
-            "status": str(result.status or ""), "response": result.body,
-            "article_id": fields.get("id", ""), "alert_id": payload["alert_id"],
-            "subscription": payload.get("subscription", ""), "webhook": self.url, "attempts": str(attempts),
-            "payload": json.dumps(payload, ensure_ascii=False),
-        }
-
-        def move():
-            # The dead letter and the ack in one transaction: never both, never neither.
-            pipe = self.reader.client.pipeline(transaction=True)
-            pipe.xadd(self.deadletter_stream, record, maxlen=_DEADLETTER_MAXLEN, approximate=True)
-            pipe.xack(self.reader.stream, self.reader.group, entry_id)
-            pipe.execute()
-
-        if not self._redis(move):
-            return "stopped"
-        self.dead += 1
-        return "dead"
-
-    def _redis(self, operation):
-        """``operation()``, waiting while Redis is unreachable; False if stopped meanwhile."""
-        delay, failing = 0.1, False
-        while True:
-            try:
-                operation()
-                if failing:
-                    _log.warning("newsmon: Redis is back")
-                return True
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                if not failing:
-                    _log.warning("newsmon: Redis unreachable (%s); waiting for it to come back", error)
-                    failing = True
-                if self.stopping:
-                    return False
-                self._sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def run(self, *, follow=False, wait_ms=1000, should_stop=lambda: False):
-        """Deliver until the stream is drained (or, with ``follow``, until ``should_stop()`` or
-        ``stop()``)."""
-
-        def stop_requested():
-            return self.stopping or should_stop()
-
-        if not follow:
-            while not stop_requested():
-                entries = self.reader.read()
-                if not entries:
-                    return
-                self._deliver_all(entries, stop_requested)
-            return
-        for entries in alert_consumer.follow(self.reader, wait_ms=wait_ms, should_stop=stop_requested):
-            self._deliver_all(entries, stop_requested)
-
-    def _deliver_all(self, entries, stop_requested):
-        for entry_id, fields in entries:
-            if stop_requested() or self.deliver(entry_id, fields) == "stopped":
-                return
 
 
 def redeliver(client, deadletter_stream, entry_id, record, *, url=None, http_client=None, timeout_seconds=10.0):

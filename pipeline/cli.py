@@ -17,7 +17,10 @@
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
     newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
     newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook (at least once; receivers dedupe)
+    newsmon deliver SUBSCRIPTION --email ADDR --smtp URL [--digest daily --at 07:00 --tz ZONE] | --notify URL
+    newsmon alerts feed SUBSCRIPTION           the latest alerts as an Atom feed
     newsmon deadletters list|retry|remove         what failed; send undelivered alerts again
+    newsmon web [--host H --port P --token-file F]  the dashboard: live alerts, stories, trends, feeds, subscriptions
 
 Every command has --help. Each command group lives in its own module of
 pipeline/commands/ (``newsmon poll`` -> pipeline/commands/poll.py); this module
@@ -54,6 +57,7 @@ from pipeline.commands import (
     subscribe,
     tag,
     trends,
+    web,
 )
 from pipeline.errors import (
     EXIT_INTERNAL,
@@ -71,7 +75,7 @@ __all__ = ["build_parser", "main"]
 
 # In the order --help lists them.
 COMMAND_MODULES = (replay, tag, subscribe, poll, monitor, feeds, stories, trends, evaluate, rules, alerts,
-                   deliver, deadletters)
+                   deliver, deadletters, web)
 
 
 def _version():

@@ -1,13 +1,15 @@
 """The article graph shared by replay and monitor.
 
     source (articles + failed)
-      | NormalizeArticles | [SkipProcessedArticles] | [FetchFullText] | DetectLanguage | MarkRelevance
+      | NormalizeArticles | [SkipProcessedArticles: poll, monitor] | [FetchFullText] | DetectLanguage | MarkRelevance
       | ExtractEntities (NER on relevant articles only, a pipeline per language) | TagTopics
       | AssignStories (story state in Redis) | MatchSubscriptions
       | WriteToRedisStreams (+ time-bucketed counts per series, connectors/counts.py)
     failures of every step -> WriteDeadLetters (one per step)
 
-The graph does not know which source feeds it.
+The graph does not know which source feeds it. Its config is a RunConfig
+(pipeline/options.py): what every run needs, and what a command adds (a feed
+run: skip what an earlier poll processed, follow subscriptions in Redis).
 """
 
 import apache_beam as beam
@@ -38,7 +40,7 @@ class ArticlesToAlerts(beam.PTransform):
         c = self._config
         normalized = source["articles"] | "NormalizeArticles" >> NormalizeArticles()
         articles = normalized.articles
-        if c.skip_processed:
+        if c.feed_run:
             articles = articles | "SkipProcessedArticles" >> SkipProcessedArticles(
                 c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
         if c.fulltext is not None:
@@ -48,8 +50,8 @@ class ArticlesToAlerts(beam.PTransform):
                 c.redis_url, prefix=c.prefix, default_mode=c.fulltext, options=c.page_options,
                 allow_private=c.allow_private_pages, retry_seconds=c.retry_seconds)
         articles = articles | "DetectLanguage" >> DetectLanguage()
-        live = (LiveSubscriptions(c.redis_url, c.prefix, c.refresh_seconds, known_topics=list(c.taxonomy))
-                if c.live_subscriptions else None)
+        live = (LiveSubscriptions(c.redis_url, c.prefix, c.feed_run.refresh_seconds, known_topics=list(c.taxonomy))
+                if c.feed_run else None)
         # One text for every rule, compiled once per worker and shared by the three rule steps.
         rules = RuleSet(c.taxonomy, c.subscriptions, load_aliases(c.aliases, c.places))
         if c.prefilter:
@@ -61,7 +63,8 @@ class ArticlesToAlerts(beam.PTransform):
             c.redis_url, prefix=c.prefix, retry_seconds=c.retry_seconds)
         matched = storied.articles | "MatchSubscriptions" >> MatchSubscriptions(rules, live_source=live)
         sink = dict(prefix=c.prefix, maxlen=c.maxlen, marker_ttl=c.marker_ttl, retry_seconds=c.retry_seconds,
-                    stats_key=c.stats_key, mark_processed=c.skip_processed)
+                    stats_key=c.stats_key, mark_processed=bool(c.feed_run),
+                    count_once=getattr(c, "count_once", False))
         matched.articles | "WriteToRedisStreams" >> WriteToRedisStreams(c.redis_url, counts=c.counts, **sink)
         # One dead-letter writer per step rather than a Flatten of all failures: each stays
         # fused with its step, which Beam's local runner needs while an unbounded source runs.

@@ -25,6 +25,7 @@ leaves at once; what was in flight is polled again on the next start
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -49,13 +50,25 @@ def tick_seconds(interval):
 STOP_GRACE_SECONDS = 5.0  # after a stop, the longest wait for the writes in flight to settle
 
 
+def share_lease(tick):
+    """How long a monitor's share of the feeds outlives its last heartbeat (connectors/feed_state.py)."""
+    return max(10.0, 3 * tick)
+
+
+def monitor_member(stop_key=None):
+    """This monitor's name among the monitors sharing its feed list: host, process, run."""
+    run = (stop_key or "").rsplit(":", 2)[-2] if stop_key and stop_key.count(":") >= 2 else ""
+    return f"{socket.gethostname()}-{os.getpid()}" + (f"-{run}" if run else "")
+
+
 def build_monitor(pipeline, feeds, config, *, interval, tick, stop_at=None, stop_key=None,
                   allow_private=False, fetch_options=None, max_polls=None, force_before=None):
+    # Monitors on the same feed list and Redis divide the feeds between them (FeedShare).
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, config.redis_url, prefix=config.prefix, allow_private=allow_private, options=fetch_options,
         every=tick, stop_at=stop_at, default_interval=interval, stats_key=config.stats_key,
         stop_key=stop_key, verify_processed=True, retry_seconds=config.retry_seconds, max_cycles=max_polls,
-        force_before=force_before)
+        force_before=force_before, share_member=monitor_member(stop_key), share_lease=share_lease(tick))
     return {"articles": source.articles, "failed": source.failed} | "ArticlesToAlerts" >> ArticlesToAlerts(config)
 
 

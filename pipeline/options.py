@@ -19,19 +19,35 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from connectors.redis_connection import display_url, redis_client, resolve_redis
 from connectors.redis_streams import DEFAULT_MARKER_TTL, DEFAULT_MAXLEN, RedisKeys
+from pipeline.dask_runner import is_dask_runner
 from pipeline.errors import RunnerUnavailable, UsageError
 from transforms.entities import DEFAULT_ALIASES, DEFAULT_MODEL, DEFAULT_PLACES, EntityModels, load_aliases
 from transforms.topics import DEFAULT_TAXONOMY
 
 __all__ = ["RedisConnection", "RunConfig", "add_common_arguments", "add_prefilter_argument", "add_redis_arguments",
-           "alias_table", "connect_redis", "make_pipeline", "run_pipeline", "runs_locally", "unknown_beam_arguments"]
+           "add_runner_arguments", "alias_table", "connect_redis", "make_pipeline", "run_pipeline", "runner_arguments",
+           "runs_locally", "unknown_beam_arguments"]
 
 JOB_SERVER_CHECK_SECONDS = 5.0
 
 
+@dataclass(frozen=True)
+class FeedRun:
+    """What a feed run (``poll``, ``monitor``) adds to the graph: articles an earlier poll already took
+    through are skipped (and those written are marked processed), and subscriptions are followed in
+    Redis as they are added, paused or removed, looked at every ``refresh_seconds``."""
+
+    refresh_seconds: float = 5.0
+
+
 @dataclass
 class RunConfig:
-    """What the article graph needs, resolved before the pipeline is built."""
+    """What the article graph needs, resolved before the pipeline is built.
+
+    ``RunConfig.from_arguments(args, ...)`` fills the fields every command's common options give
+    (model, aliases, places, prefix, prefilter); each command adds its own (``stats_key``, ``counts``,
+    ``feed_run``, ``retry_seconds``, ...) as keywords.
+    """
 
     redis_url: str
     taxonomy: dict
@@ -45,15 +61,23 @@ class RunConfig:
     batch_size: int = 32
     stats_key: str = None  # hash of running totals (see RedisKeys.run_stats)
     retry_seconds: float = 60  # how long writes wait for an unreachable Redis; None: for ever
-    skip_processed: bool = False  # monitor: skip articles an earlier poll processed
-    live_subscriptions: bool = False  # monitor: follow subscriptions added/paused/removed in Redis
-    refresh_seconds: float = 5.0
+    feed_run: FeedRun = None  # poll and monitor: skip what was processed, follow subscriptions (FeedRun)
     prefilter: bool = True  # skip NER on articles no topic or subscription could match
     counts: object = None  # connectors.counts.CountOptions: count every article per series and time bucket
     # Full text (connectors/pages.py): the mode of articles whose feed names none; None: no page step.
     fulltext: str = None
     page_options: object = None  # connectors.pages.PageOptions
     allow_private_pages: object = False  # True, or networks (["127.0.0.0/8"]) whose pages may be fetched
+    # replay: the run's counts in Redis at stats_key, each record once (retried bundles too), on every
+    # runner; the summary reads them there (the Dask runner has no metrics)
+    count_once: bool = False
+
+    @classmethod
+    def from_arguments(cls, args, *, redis_url, taxonomy, subscriptions, **adds):
+        """The config of a command's common options (``add_common_arguments``, ``add_redis_arguments``,
+        ``add_prefilter_argument``) and what the command adds (``stats_key=``, ``feed_run=``, ...)."""
+        return cls(redis_url=redis_url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
+                   aliases=args.aliases, places=args.places, prefix=args.prefix, prefilter=args.prefilter, **adds)
 
 
 def add_redis_arguments(parser):
@@ -128,6 +152,36 @@ def runs_locally(beam_args):
     return not any(arg == "--runner" or arg.startswith("--runner=") for arg in beam_args)
 
 
+def add_runner_arguments(parser):
+    """``--dask-address``: newsmon's spelling of Beam's ``--runner dask --dask_client_address``."""
+    parser.add_argument("--dask-address", metavar="tcp://HOST:8786",
+                        help="run on the Dask cluster of this scheduler (implies --runner dask;"
+                             " workers need newsmon installed)")
+
+
+def runner_arguments(args, beam_args):
+    """The Beam arguments with newsmon's runner options (``--dask-address``) in Beam's spelling."""
+    beam_args = list(beam_args)
+    address = getattr(args, "dask_address", None)
+    if address:
+        if runs_locally(beam_args):
+            beam_args.append("--runner=dask")
+        beam_args.append(f"--dask_client_address={address}")
+    return beam_args
+
+
+def _without_runner(beam_args):
+    out, skip = [], False
+    for arg in beam_args:
+        if skip:
+            skip = False
+        elif arg == "--runner":
+            skip = True
+        elif not arg.startswith("--runner="):
+            out.append(arg)
+    return out
+
+
 def unknown_beam_arguments(beam_args):
     """The arguments Beam's PipelineOptions do not know (with their values); UsageError for a bad value.
 
@@ -138,6 +192,9 @@ def unknown_beam_arguments(beam_args):
     class _Checker(_BeamArgumentParser):
         def error(self, message):
             raise UsageError(message)
+
+    if any(str(arg).startswith("--dask_") for arg in beam_args):
+        import apache_beam.runners.dask.dask_runner  # noqa: F401 - defines DaskOptions, its options
 
     parser = _Checker(allow_abbrev=False, add_help=False)
     known = {}
@@ -181,6 +238,8 @@ def run_pipeline(pipeline, beam_args):
     """
     if runs_locally(beam_args):
         result = pipeline.run()
+    elif is_dask_runner(_option_value(list(beam_args), "--runner")):
+        result = pipeline.run()  # NewsmonDaskRunner: a scheduler that does not answer is RunnerUnavailable
     else:
         _check_job_endpoint(list(beam_args))
         try:
@@ -199,6 +258,12 @@ def make_pipeline(beam_args, *, streaming=False):
     unbounded source without it).
     """
     beam_args = list(beam_args)
+    if is_dask_runner(_option_value(beam_args, "--runner")):
+        if streaming:
+            raise UsageError("the Dask runner runs batch jobs (replay); the monitor runs on the local runner")
+        from pipeline.dask_runner import NewsmonDaskRunner
+
+        return beam.Pipeline(runner=NewsmonDaskRunner(), options=PipelineOptions(_without_runner(beam_args)))
     if not runs_locally(beam_args):
         if streaming and "--streaming" not in beam_args:
             beam_args.append("--streaming")

@@ -19,7 +19,8 @@ from tests.connectors.test_webhook import Receiver
 from tests.servers import FeedItem, LiveFeed
 
 SHIPPED_DEFAULTS = ["seeds/topics.yaml", "seeds/aliases.yaml", "seeds/places.yaml", "seeds/subscriptions.yaml",
-                    "seeds/feeds.opml"]
+                    "seeds/feeds.opml", "pipeline/web/templates/base.html", "pipeline/web/static/app.js",
+                    "pipeline/web/static/app.css"]
 NOT_IN_THE_SOURCE = ("README.md", "ARCHITECTURE.md", "Makefile", "requirements", "seeds", "setup.py",
                      "pipeline", "connectors", "transforms", "benchmarks")
 
@@ -120,8 +121,33 @@ def test_every_command_runs_from_an_unrelated_folder(installed, tmp_path, redis_
         assert [t["id"] for t in tagged["topics"]] == ["pipelines"]
         (elsewhere / "mine.yaml").write_text("subscriptions:\n  pipes:\n    topics: [pipelines]\n")
         assert "pipes" in newsmon("subscribe", "import", "mine.yaml", "--topics", "topics.yaml")
+        web_serves_its_pages_and_files(bin_dir, elsewhere, env, transcript)
     finally:
         feed.stop()
         receiver.server.shutdown()
         print("\n\n".join(transcript))
     assert not list(elsewhere.glob("*.rdb"))  # nothing written where the commands ran
+
+
+def web_serves_its_pages_and_files(bin_dir, cwd, env, transcript):
+    """``newsmon web`` from the wheel: its templates and static files are in the package."""
+    import re
+
+    import httpx
+
+    web = subprocess.Popen([str(bin_dir / "newsmon"), "web", "--port", "0"], cwd=cwd, env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = None
+        for line in web.stdout:  # its first lines: where it serves, and how to sign in
+            transcript.append(f"$ newsmon web --port 0\n{line}")
+            found = re.search(r"serving (http://\S+/) ", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, transcript[-1]
+        assert "Live alerts" in httpx.get(url, timeout=60).text
+        assert "EventSource" in httpx.get(url + "static/app.js", timeout=60).text
+    finally:
+        web.terminate()
+        assert web.wait(timeout=60) == 0

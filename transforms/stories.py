@@ -24,7 +24,8 @@ An article joins a story when it is
 Otherwise it starts a story of its own, whose id is the article's id.
 
 Term weights are inverse word frequencies in general English (wordfreq's
-frequency list): "the" weighs 0, "sanctions" 3, a name no list knows 4.5.
+frequency list): "the" weighs 0, "sanctions" 3, a name no list knows 4.5, each raised to
+``rarity_power`` (1.5) in the vector, so the rare words of an event count most.
 They need no state, so every worker weighs alike and a replay weighs as the
 first run did. See ARCHITECTURE.md for why MinHash and not SimHash.
 
@@ -80,14 +81,14 @@ class StorySettings:
     near_duplicate_bands: int = 3  # bands in common with a story that make a near-copy (Jaccard ~0.6)
     vector_terms: int = 40  # terms kept per article vector
     centroid_terms: int = 80  # terms kept per story centroid
-    title_weight: float = 2.0  # a title word counts this many times
-    rarity_power: float = 1.0  # term weight = (7 - zipf) ** rarity_power: >1 favours rare words
+    title_weight: float = 3.0  # a title word counts this many times
+    rarity_power: float = 1.5  # term weight = (7 - zipf) ** rarity_power: >1 favours rare words
     posting_terms: int = 8  # an article's most weighty terms through which stories are found ...
     posting_entities: int = 6  # ... and its most frequent entities
     entity_weight: float = 0.25  # weight of entity overlap next to term cosine (1.0)
     threshold: float = 0.3  # same-event score needed to join a story
     window_hours: float = 336.0  # a story is open to articles this close to its first/last article
-    decay_hours: float = 336.0  # half-life of the same-event score over the time gap
+    decay_hours: float = 720.0  # half-life of the same-event score over the time gap
     full_text_terms: int = 25  # an article with fewer weighty terms (a feed teaser) needs more overlap
     candidates: int = 12  # stories scored per article
     posting_limit: int = 50  # most recent stories read per posting

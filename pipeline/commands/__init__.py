@@ -17,6 +17,7 @@ from these modules and turns errors into one line and an exit status.
     alerts.py      newsmon alerts show|tail SUBSCRIPTION
     deliver.py     newsmon deliver SUBSCRIPTION --webhook URL
     deadletters.py newsmon deadletters list|retry|remove
+    web.py         newsmon web [--host H] [--port P] [--token-file F]  (the app: pipeline/web/)
 
 ``run_summary.py`` prints what a replay or a poll did; ``alerts.py`` formats
 an alert for people (replay and poll show the latest ones).

@@ -2,6 +2,7 @@
 
     newsmon alerts show nord-stream [-n 10] [--json]      the latest alerts, newest first
     newsmon alerts tail nord-stream [--follow] [--json]   read as a consumer group; ack after printing
+    newsmon alerts feed nord-stream [-n 50] > ns.atom     the latest alerts as an Atom feed
 
 ``tail`` (like ``deliver``) reads with a consumer group, so a stopped reader
 resumes where it left off and alerts a dead consumer left unacknowledged are
@@ -136,6 +137,20 @@ def run_tail(args, _beam_args):
     return 0
 
 
+def run_feed(args, _beam_args):
+    from connectors.atom_feed import subscription_feed
+
+    if args.count <= 0:
+        raise UsageError(f"-n/--count must be at least 1, got {args.count}")
+    _url, _server, client, keys = connect_redis(args)
+    alert_stream(client, keys, args.subscription)
+    body = subscription_feed(client, keys, args.subscription, count=args.count, self_url=args.self_url,
+                             site_url=args.site_url)
+    sys.stdout.buffer.write(body)
+    sys.stdout.flush()
+    return 0
+
+
 def add_parser(commands):
     alerts = commands.add_parser("alerts", help="read alerts", description="Read a subscription's alerts.")
     actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -159,3 +174,15 @@ def add_parser(commands):
     add_consumer_arguments(tail, "tail")
     add_redis_arguments(tail)
     tail.set_defaults(func=run_tail)
+    feed = actions.add_parser(
+        "feed", help="print the latest alerts of a subscription as an Atom feed",
+        description="Print the latest alerts of a subscription as an Atom feed (for a feed reader, or a web "
+                    "server to serve): one entry per alert with a stable id (urn:newsmon:alert:NAME:ENTRY), "
+                    "the article link, and the evidence, matched terms, source and story in the summary. "
+                    "The same alerts give the same bytes.")
+    feed.add_argument("subscription")
+    feed.add_argument("-n", "--count", type=int, default=50, help="how many alerts, newest first (default: 50)")
+    feed.add_argument("--self-url", metavar="URL", help="the URL the feed will be served at (its rel=self link)")
+    feed.add_argument("--site-url", metavar="URL", help="a page to link the feed to (its rel=alternate link)")
+    add_redis_arguments(feed)
+    feed.set_defaults(func=run_feed)

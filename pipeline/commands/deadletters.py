@@ -2,6 +2,7 @@
 
     newsmon deadletters list [--stage deliver] [--subscription NAME] [-n 20] [--json]
     newsmon deadletters retry ENTRY_ID... | --all [--subscription NAME] [--webhook URL]
+                              [--smtp URL [--starttls|--tls]] [--notify URL]    (email / chat dead letters)
     newsmon deadletters remove ENTRY_ID...
 
 The dead-letter stream (``<prefix>deadletter``) keeps every record a step
@@ -17,7 +18,7 @@ again (a rerun writes nothing twice). ``remove`` deletes records by id.
 import json
 import sys
 
-from connectors.webhook import redeliver
+from connectors.delivery import redeliver_any
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import add_redis_arguments, connect_redis
 from transforms.normalize import strip_control_chars
@@ -30,7 +31,9 @@ def format_dead_letter(entry_id, record):
     lines = [f"[{entry_id}] {record.get('stage', '?')}  {record.get('origin', '')}",
              f"    error: {record.get('error', '')}"]
     if record.get("stage") == "deliver":
-        lines.append(f"    webhook: {record.get('webhook', '')}  status: {record.get('status') or '-'}"
+        channel = record.get("channel") or "webhook"
+        target = record.get("webhook", "") if channel == "webhook" else record.get("target", "")
+        lines.append(f"    {channel}: {target}  status: {record.get('status') or '-'}"
                      f"  alert: {record.get('alert_id', '')}")
         if record.get("response"):
             lines.append(f"    response: {' '.join(record['response'].split())[:200]}")
@@ -79,17 +82,35 @@ def run_retry(args, _beam_args):
     if args.all:
         args.stage = "deliver"
     entries = _selected(args, client, keys.deadletter)
+    smtp, notify = _retry_channels(args)
     sent = kept = 0
     for entry_id, record in entries:
-        ok, why = redeliver(client, keys.deadletter, entry_id, record, url=args.webhook)
+        ok, why = redeliver_any(client, keys.deadletter, entry_id, record, webhook=args.webhook, smtp=smtp,
+                                notify=notify)
         if ok:
             sent += 1
-            print(f"sent {entry_id} ({record.get('alert_id', '')}) to {args.webhook or record.get('webhook')}")
+            where = (args.webhook or record.get("webhook")) if record.get("channel", "webhook") == "webhook" else (
+                record.get("target", ""))
+            print(f"sent {entry_id} ({record.get('alert_id', '')}) to {where}")
         else:
             kept += 1
             print(f"kept {entry_id}: {why}", file=sys.stderr)
     print(f"{sent} sent again and removed from {keys.deadletter}; {kept} kept", file=sys.stderr)
     return EXIT_INPUTS_FAILED if kept else EXIT_OK
+
+
+def _retry_channels(args):
+    """The SMTP server and notifier URL to send email and chat dead letters through (secrets as for deliver)."""
+    import os
+
+    smtp = None
+    url = args.smtp or os.environ.get("NEWSMON_SMTP_URL")
+    if url:
+        from connectors.email_delivery import smtp_config
+
+        smtp = smtp_config(url, starttls=args.starttls, tls=args.tls, cafile=args.smtp_cafile,
+                           password=os.environ.get("NEWSMON_SMTP_PASSWORD"))
+    return smtp, args.notify or os.environ.get("NEWSMON_NOTIFY_URL")
 
 
 def run_remove(args, _beam_args):
@@ -116,13 +137,22 @@ def add_parser(commands):
     listing.set_defaults(func=run_list)
     retry = actions.add_parser(
         "retry", help="POST undelivered alerts again; remove each that is delivered",
-        description="POST undelivered alerts (stage deliver) again, with the body and Idempotency-Key first "
-                    "sent, to the webhook they failed on or --webhook; each that gets a 2xx is removed, the "
-                    "others stay. Exit status 1 if some stay.")
+        description="Send undelivered alerts (stage deliver) again: webhook ones with the body and "
+                    "Idempotency-Key first sent, to the webhook they failed on or --webhook; email ones as first "
+                    "built (same Message-ID) through --smtp; chat ones through --notify (dead letters keep no "
+                    "password or token). Each that is sent is removed, the others stay. Exit status 1 if some stay.")
     retry.add_argument("ids", nargs="*", metavar="ENTRY_ID", help="dead-letter ids (see: deadletters list)")
     retry.add_argument("--all", action="store_true", help="every undelivered alert")
     retry.add_argument("--subscription", help="with --all: only this subscription's alerts")
     retry.add_argument("--webhook", metavar="URL", help="send them here instead (e.g. the webhook's new URL)")
+    retry.add_argument("--smtp", metavar="URL", help="email dead letters: the SMTP server (default: $NEWSMON_SMTP_URL;"
+                                                     " password also from $NEWSMON_SMTP_PASSWORD)")
+    security = retry.add_mutually_exclusive_group()
+    security.add_argument("--starttls", action="store_true", help="with --smtp: upgrade with STARTTLS")
+    security.add_argument("--tls", action="store_true", help="with --smtp: implicit TLS")
+    retry.add_argument("--smtp-cafile", metavar="FILE", help="with --smtp: also trust these CA certificates")
+    retry.add_argument("--notify", metavar="URL",
+                       help="chat dead letters: the apprise URL (default: $NEWSMON_NOTIFY_URL)")
     retry.set_defaults(func=run_retry)
     remove = actions.add_parser("remove", help="delete dead letters by id")
     remove.add_argument("ids", nargs="+", metavar="ENTRY_ID")

@@ -21,7 +21,7 @@ from connectors.redis_streams import new_run_id
 from connectors.surges import SurgeWatch
 from pipeline.commands.poll import add_feed_run_arguments, feed_run_setup, fetch_options, fulltext_mode
 from pipeline.errors import UsageError
-from pipeline.options import RunConfig, alias_table
+from pipeline.options import FeedRun, RunConfig, alias_table
 
 __all__ = ["add_parser", "first_poll_note"]
 
@@ -38,13 +38,12 @@ def run(args, beam_args):
     force_before = int(time.time()) if args.force else None
     run_id = new_run_id()
     alias_table(args)  # a bad alias or places file stops the command here, with one line
-    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=args.aliases, places=args.places, prefix=args.prefix,
-                       stats_key=keys.run_stats(run_id),
-                       retry_seconds=None, skip_processed=True, live_subscriptions=True,
-                       refresh_seconds=min(5.0, float(args.interval)), prefilter=args.prefilter,
-                       counts=CountOptions(countries=load_countries()),
-                       fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
+    # Writes wait for an unreachable Redis for ever (retry_seconds None): the monitor runs unattended.
+    config = RunConfig.from_arguments(args, redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions,
+                                      stats_key=keys.run_stats(run_id), retry_seconds=None,
+                                      feed_run=FeedRun(refresh_seconds=min(5.0, float(args.interval))),
+                                      counts=CountOptions(countries=load_countries()),
+                                      fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     # Its own client with timeouts: a Redis that hangs must not hold up the supervisor's loop.
     watch = SurgeWatch(redis_client(url, socket_timeout=10, socket_connect_timeout=2), keys.prefix)
     print(f"newsmon: monitoring {len(feeds)} feed(s) every {args.interval:g} s into {redis.location}"

@@ -21,6 +21,7 @@ from pipeline.commands.progress import follow_run
 from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import (
+    FeedRun,
     RunConfig,
     add_common_arguments,
     add_prefilter_argument,
@@ -94,6 +95,16 @@ def _feed_counts_line(counts):
             f" (see: newsmon feeds status).")
 
 
+def _fulltext_line(counts):
+    """What the full-text step did (connectors/pages.py counters)."""
+    def count(name):
+        return counts.get(("fulltext", name), 0)
+
+    return (f"Full text: {count('fetched')} pages fetched and {count('cached')} from the cache;"
+            f" {count('used')} articles got their page's text, {count('kept_teaser')} kept the teaser"
+            f" (why: fulltext_problem on their entries), {count('not_wanted')} wanted no page.")
+
+
 def run(args, beam_args):
     from connectors.feeds import PollFeeds
     from pipeline.graph import ArticlesToAlerts
@@ -103,12 +114,10 @@ def run(args, beam_args):
     url, client, keys = redis.url, redis.client, redis.keys
     stats_key = keys.run_stats(new_run_id())
     alias_table(args)  # a bad alias or places file stops the command here, with one line
-    config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
-                       aliases=args.aliases, places=args.places, prefix=args.prefix, stats_key=stats_key,
-                       skip_processed=True,
-                       live_subscriptions=True, prefilter=args.prefilter,
-                       counts=CountOptions(countries=load_countries()),
-                       fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
+    config = RunConfig.from_arguments(args, redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions,
+                                      stats_key=stats_key, feed_run=FeedRun(),
+                                      counts=CountOptions(countries=load_countries()),
+                                      fulltext=fulltext_mode(args, feeds), allow_private_pages=args.allow_private)
     pipeline = make_pipeline(beam_args)
     source = pipeline | "PollFeeds" >> PollFeeds(
         feeds, url, prefix=args.prefix, allow_private=args.allow_private, default_interval=args.interval,
@@ -124,6 +133,8 @@ def run(args, beam_args):
     all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
     print_run_summary(counts, redis, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
     print(_feed_counts_line(counts))
+    if config.fulltext is not None:
+        print(_fulltext_line(counts))
     surges = SurgeWatch(client, keys.prefix).detect_now()
     print(f"Surges: {len(surges)} new on {keys.prefix}spikes"
           + "".join(f"; {s['name']} ({s['level']}, {s['ratio']}x)" for s in surges) + ".")

@@ -15,15 +15,17 @@ from connectors.archive import archive_files, count_articles
 from connectors.counts import CountOptions, archive_time_span, load_countries
 from connectors.redis_streams import new_run_id
 from connectors.subscription_store import SubscriptionStore, load_subscriptions_file, log_unusable
-from pipeline.commands.run_summary import failed_count, metric_counts, print_latest_alerts, print_run_summary
+from pipeline.commands.run_summary import failed_count, print_latest_alerts, print_run_summary, redis_counts
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
 from pipeline.options import (
     RunConfig,
     add_common_arguments,
     add_prefilter_argument,
     add_redis_arguments,
+    add_runner_arguments,
     alias_table,
     connect_redis,
+    runner_arguments,
 )
 from pipeline.replay import run_replay
 from transforms.topics import load_taxonomy
@@ -55,13 +57,14 @@ def _run_with_progress(run, client, stats_key, total, show_bar):
                     continue
                 bar.update(max(0, min(done, total) - bar.n))
     thread.join()
-    client.delete(stats_key)
     if "error" in outcome:
+        client.delete(stats_key, f"{stats_key}:once")
         raise outcome["error"]
     return outcome["result"]
 
 
 def run(args, beam_args):
+    beam_args = runner_arguments(args, beam_args)
     taxonomy = load_taxonomy(args.topics)
     files = archive_files(args.paths)
     if not files:
@@ -79,14 +82,21 @@ def run(args, beam_args):
     alias_table(args)  # a bad alias or places file stops the command here, with one line
     config = RunConfig(redis_url=url, taxonomy=taxonomy, subscriptions=subscriptions, model=args.model,
                        aliases=args.aliases, places=args.places, prefix=args.prefix, batch_size=args.batch_size,
-                       stats_key=stats_key, prefilter=args.prefilter, counts=counts_options)
+                       stats_key=stats_key, prefilter=args.prefilter, counts=counts_options,
+                       count_once=True)
     show_bar = sys.stderr.isatty() and not args.no_progress
-    result = _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
-                                client, stats_key, count_articles(files), show_bar)
-    counts = metric_counts(result)
+    _run_with_progress(lambda: run_replay(args.paths, config, beam_args),
+                       client, stats_key, count_articles(files), show_bar)
+    counts = redis_counts(client, stats_key)  # the same on every runner (the Dask runner keeps no metrics)
+    client.delete(stats_key, f"{stats_key}:once")
     print_run_summary(counts, redis, f"Replayed {len(files)} file(s)", taxonomy, subscriptions)
     print(replay_surges_line(client, keys.prefix, span))
     print_latest_alerts(client, keys, subscriptions, args.show)
+    if not counts.get(("newsmon", "articles_read")):
+        # Nothing read from a non-empty request is never a success, whatever the runner reported.
+        print(f"newsmon: no article was read from {len(files)} file(s)"
+              f" (what failed is on {keys.deadletter}: newsmon deadletters list)", file=sys.stderr)
+        return EXIT_INPUTS_FAILED
     return EXIT_INPUTS_FAILED if failed_count(counts) else EXIT_OK
 
 
@@ -109,7 +119,8 @@ def add_parser(commands):
         "replay", help="replay an article archive into Redis and show what was found",
         description="Replay .txt and .jsonl articles through the pipeline into Redis Streams. "
                     "Rerunning writes nothing twice. Beam options (--runner, --direct_num_workers=2 "
-                    "--direct_running_mode=multi_processing, ...) pass through.")
+                    "--direct_running_mode=multi_processing, ...) pass through; --runner dask"
+                    " --dask-address tcp://HOST:8786 runs on a Dask cluster.")
     replay.add_argument("paths", nargs="+", metavar="PATH", help="archive files or directories")
     add_redis_arguments(replay)
     add_common_arguments(replay)
@@ -120,4 +131,5 @@ def add_parser(commands):
                         help="latest alerts to show per subscription (default: 3; 0 for none)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_prefilter_argument(replay)
+    add_runner_arguments(replay)
     replay.set_defaults(func=run, beam_options=True)

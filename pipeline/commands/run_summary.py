@@ -1,4 +1,7 @@
-"""What a replay or a poll prints when it is done: counts from Beam's metrics, then the latest alerts.
+"""What a replay or a poll prints when it is done: the run's counts, then the latest alerts.
+
+The counts come from Beam's metrics (``metric_counts``) or, for a replay on any
+runner, from the run's stats hash in Redis (``redis_counts``).
 
     Replayed 1 file(s): 1 articles read, 0 failed (dead letters on newsmon:deadletter).
     Topics:
@@ -14,11 +17,12 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.commands.alerts import format_alert
 
-__all__ = ["failed_count", "metric_counts", "print_latest_alerts", "print_run_summary"]
+__all__ = ["failed_count", "metric_counts", "print_latest_alerts", "print_run_summary", "redis_counts"]
 
 _log = logging.getLogger(__name__)
 
-_LIST_EVERY_SUBSCRIPTION_UP_TO = 20  # beyond that, only those that matched
+_LIST_EVERY_SUBSCRIPTION_UP_TO = 20
+SOURCE_STAGES = ("read", "fetch", "parse")  # failures before an article exists  # beyond that, only those that matched
 
 
 def metric_counts(result):
@@ -27,6 +31,36 @@ def metric_counts(result):
     for counter in result.metrics().query(MetricsFilter())["counters"]:
         key = (counter.key.metric.namespace, counter.key.metric.name)
         counts[key] = counts.get(key, 0) + (counter.committed or 0)
+    for (namespace, name), value in sorted(counts.items()):
+        _log.info("newsmon: step counts: %s/%s = %d", namespace, name, value)
+    return counts
+
+
+def redis_counts(client, stats_key):
+    """The counts a run kept in its stats hash (``count_once``), shaped like ``metric_counts``:
+    the same summary on every runner, Beam metrics or none (the Dask runner has none)."""
+    stats = {name: int(value) for name, value in client.hgetall(stats_key).items()}
+    counts = {}
+
+    def add(key, n):
+        counts[key] = counts.get(key, 0) + n
+
+    for name, n in stats.items():
+        kind, _, rest = name.partition(":")
+        if name == "articles":
+            add(("newsmon", "articles_read"), n)
+        elif name == "failed":
+            add(("newsmon", "failed"), n)
+        elif kind == "failed" and rest not in SOURCE_STAGES:
+            add(("newsmon", "articles_read"), n)  # read, then failed at a later step
+        elif name == "already_written":
+            add(("newsmon", "already_written"), n)
+        elif kind == "topic":
+            add(("topics", rest), n)
+        elif kind == "matched":
+            add(("alerts", rest), n)
+        elif kind == "new":
+            add(("written", rest), n)
     for (namespace, name), value in sorted(counts.items()):
         _log.info("newsmon: step counts: %s/%s = %d", namespace, name, value)
     return counts

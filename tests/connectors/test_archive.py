@@ -81,3 +81,48 @@ def test_read_archive_in_a_pipeline(archive):
 
 def test_seeds_hold_the_seed_article():
     assert archive_files([SEEDS]) == [str(SEED_ARTICLE)]
+
+
+def test_a_remote_job_carries_local_files_bytes(archive, tmp_path, monkeypatch):
+    """ship=True: read where the job is submitted, so a worker in another folder (or machine) reads nothing."""
+    from connectors.archive import shipped_files
+
+    shipped = shipped_files(archive_files([archive]))
+    assert [type(e) for e in shipped] == [tuple] * 4
+    path, data = next(e for e in shipped if e[0].endswith("one.txt"))
+    assert data == (archive / "one.txt").read_bytes()
+    elsewhere = tmp_path / "worker-folder"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with TestPipeline(runner=FnApiRunner()) as p:
+        out = p | ReadArchive([str(archive)], ship=True)
+        assert_that(out.articles | beam.Map(lambda a: a["title"]),
+                    equal_to(["First title", "Second", "Third"]), label="articles")
+
+
+def test_relative_paths_are_read_where_they_were_given(archive, monkeypatch):
+    from connectors.archive import shipped_files
+
+    monkeypatch.chdir(archive)
+    [(path, data)] = shipped_files(archive_files(["one.txt"]))
+    assert path == "one.txt" and data.startswith(b"First title")
+
+
+def test_a_local_archive_too_big_to_ship_is_refused_with_what_to_do(archive):
+    from connectors.archive import shipped_files
+
+    with pytest.raises(ValueError, match="copy it where the workers can read it"):
+        shipped_files(archive_files([archive]), limit=10)
+
+
+def test_a_filesystem_beam_cannot_reach_is_one_clear_error():
+    with pytest.raises(ValueError, match=r"cannot list archive path gs://newsmon-bucket/news.*apache-beam\[gcp\]"):
+        archive_files(["gs://newsmon-bucket/news"])
+
+
+def test_file_urls_are_local_paths(archive):
+    from connectors.archive import has_scheme
+
+    assert has_scheme("gs://b/x") and has_scheme("s3://b/x") and not has_scheme("/tmp/x")
+    files = archive_files([f"file://{archive}/nested/two.jsonl"])
+    assert files == [str(archive / "nested" / "two.jsonl")]

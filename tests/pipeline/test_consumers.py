@@ -28,7 +28,7 @@ def newsmon(*argv, stdout=subprocess.PIPE):
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def wait_for(condition, what, timeout=30):
+def wait_for(condition, what, timeout=120):  # generous: two processes importing Beam on a loaded machine
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -119,7 +119,7 @@ def test_tail_follow_and_deliver_left_idle_pick_up_the_next_alert(redis_url, red
         # SIGTERM ends both cleanly.
         for process in (tail, deliver):
             process.send_signal(signal.SIGTERM)
-        assert tail.wait(timeout=10) == 0 and deliver.wait(timeout=10) == 0
+        assert tail.wait(timeout=60) == 0 and deliver.wait(timeout=60) == 0
         assert redis_db.xpending(STREAM, "tail")["pending"] == 0
     finally:
         errors = stopped(tail) + stopped(deliver)
