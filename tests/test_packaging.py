@@ -142,9 +142,14 @@ def web_serves_its_pages_and_files(bin_dir, cwd, env, transcript):
     web = subprocess.Popen([str(bin_dir / "newsmon"), "web", "--port", "0"], cwd=cwd, env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        first = web.stdout.readline()
-        transcript.append(f"$ newsmon web --port 0\n{first}")
-        url = re.search(r"serving (http://\S+/) ", first).group(1)
+        url = None
+        for line in web.stdout:  # its first lines: where it serves, and how to sign in
+            transcript.append(f"$ newsmon web --port 0\n{line}")
+            found = re.search(r"serving (http://\S+/) ", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, transcript[-1]
         assert "Live alerts" in httpx.get(url, timeout=60).text
         assert "EventSource" in httpx.get(url + "static/app.js", timeout=60).text
     finally:
