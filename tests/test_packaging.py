@@ -104,7 +104,11 @@ def test_every_command_runs_from_an_unrelated_folder(installed, tmp_path, redis_
         assert "Evaluated 1 articles." in newsmon("eval", "corpus.jsonl")
         out = newsmon("poll", "feeds.txt", "--once", "--allow-private")
         assert "Polled 1 feed(s): 1 articles read, 0 failed" in out and "Feeds: 1 fetched" in out
-        newsmon("monitor", "feeds.txt", "--interval", "1", "--duration", "8", "--allow-private")
+        # Polled a moment ago, the feed is not due for 15 minutes: --force polls it at once, and
+        # --max-polls 1 ends the monitor after that one poll cycle (without --force it waits, and says so).
+        polled_before = sum(feed.status_counts.values())
+        out = newsmon("monitor", "feeds.txt", "--max-polls", "1", "--force", "--allow-private")
+        assert " poll: 1 feeds polled" in out and sum(feed.status_counts.values()) == polled_before + 1
         assert feed.url in newsmon("feeds", "status")
         assert "Antony Blinken" in newsmon("alerts", "tail", "ns2", "--from-start")
         newsmon("deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start")
