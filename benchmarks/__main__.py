@@ -28,9 +28,11 @@ RUNS = {
     "stories": ([], ["--sizes", "100", "1000", "--probes", "40"]),
     "spikes": ([], ["--articles", "500", "--series", "1000", "--repeats", "1"]),
     "fulltext": ([], ["--minutes", "1", "--repeats", "1"]),
+    "channels": ([], ["--alerts", "100", "--repeats", "1"]),
     "web": ([], ["--alerts", "2000", "--stories", "200", "--feeds", "50", "--requests", "5", "--seconds", "2",
                  "--listeners", "10", "--pushes", "3"]),
     "distributed": ([], ["--articles", "40", "--feeds", "100"]),
+    "language": ([], ["--articles", "40", "--repeats", "1"]),
 }
 
 

@@ -94,14 +94,24 @@ class FeedState:
     @classmethod
     def from_hash(cls, feed_id, mapping):
         values = {}
-        for f in dataclasses.fields(cls):
-            if f.name in mapping and f.name != "feed_id":
-                raw = mapping[f.name]
+        for name, is_int in _hash_fields(cls):  # dataclasses.fields() per call: 2,000 feeds took 1 s
+            if name in mapping:
+                raw = mapping[name]
                 try:
-                    values[f.name] = int(float(raw)) if f.type in (int, "int") else raw
+                    values[name] = int(float(raw)) if is_int else raw
                 except ValueError:
                     continue  # a field someone edited by hand: keep the default
         return cls(feed_id=feed_id, **values)
+
+
+_HASH_FIELDS = {}
+
+
+def _hash_fields(cls):
+    """``[(field name, is an int)]`` of a state class's hash fields, computed once per class."""
+    if cls not in _HASH_FIELDS:
+        _HASH_FIELDS[cls] = [(f.name, f.type in (int, "int")) for f in dataclasses.fields(cls) if f.name != "feed_id"]
+    return _HASH_FIELDS[cls]
 
 
 def backoff_delay(failures, interval):
@@ -206,7 +216,7 @@ def save_states(client, keys, states):
 def all_feed_states(client, keys):
     """Every feed's state under ``keys.prefix``, sorted by URL (for ``newsmon feeds status``)."""
     pattern = _glob_escape(keys.feed("")) + "*"
-    feed_keys = sorted(_decoded_key(key) for key in client.scan_iter(match=pattern, count=1000))
+    feed_keys = sorted(_decoded_key(key) for key in client.scan_iter(match=pattern, count=10_000))
     prefix_length = len(keys.feed(""))
     states = load_states(client, keys, [key[prefix_length:] for key in feed_keys])
     return sorted(states.values(), key=lambda state: (state.url, state.feed_id))

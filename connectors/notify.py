@@ -15,6 +15,7 @@ URLs carry tokens: ``target`` is apprise's own privacy-masked form of the URL,
 the one used in logs, status lines and dead letters.
 """
 
+import contextlib
 import logging
 import re
 
@@ -50,7 +51,10 @@ class NotifyChannel:
         import apprise
 
         self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+        self._logger = logging.getLogger("apprise")
+        with self._collected():  # its own "Unparseable URL" line would be a second line
+            added = self._apprise.add(url)
+        if not added:
             scheme = url.split("://", 1)[0] if "://" in url else url[:20]
             raise ValueError(f"--notify: apprise does not know the URL {scheme}://… (see its list of services:"
                              " slack://, msteams://, tgram://, matrix://, ntfy://, json://, ...)")
@@ -58,7 +62,19 @@ class NotifyChannel:
         self.target = self._plugin.url(privacy=True)
         self.url_id = url  # only hashed (the default consumer group), never shown
         self._format = apprise.NotifyFormat.TEXT
-        self._logger = logging.getLogger("apprise")
+
+    @contextlib.contextmanager
+    def _collected(self):
+        """apprise's log lines of a block, kept (not printed): its failure becomes our one line."""
+        collect = _Collect()
+        propagate = self._logger.propagate
+        self._logger.addHandler(collect)
+        self._logger.propagate = False
+        try:
+            yield collect
+        finally:
+            self._logger.removeHandler(collect)
+            self._logger.propagate = propagate
 
     def message(self, payload):
         view = AlertView.from_entry(payload.get("entry_id", ""), payload, subscription=payload.get("subscription"))
@@ -70,17 +86,11 @@ class NotifyChannel:
         return {"title": digest.subject[:_TITLE_CHARS], "body": digest.text()[:_BODY_CHARS], "id": digest.digest_id}
 
     def send(self, message):
-        collect = _Collect()
-        propagate = self._logger.propagate
-        self._logger.addHandler(collect)
-        self._logger.propagate = False  # its lines become our one line, not a second one
-        try:
-            ok = self._apprise.notify(title=message["title"], body=message["body"], body_format=self._format)
-        except Exception as error:  # noqa: BLE001 - a plugin's own bug: keep it as a failure, not a crash
-            ok, collect.lines = False, [f"{type(error).__name__}: {error}"]
-        finally:
-            self._logger.removeHandler(collect)
-            self._logger.propagate = propagate
+        with self._collected() as collect:
+            try:
+                ok = self._apprise.notify(title=message["title"], body=message["body"], body_format=self._format)
+            except Exception as error:  # noqa: BLE001 - a plugin's own bug: keep it as a failure, not a crash
+                ok, collect.lines = False, [f"{type(error).__name__}: {error}"]
         if ok:
             return SendResult(200, ok=True)
         detail = collect.lines[-1] if collect.lines else "apprise reported a failure"

@@ -466,6 +466,9 @@ class _FetchFullTextFn(beam.DoFn):
         self._counters["cached" if page.cached else "fetched"].inc()
         result = apply_page(article, page)
         self._counters["used" if result["text_source"] == "fulltext" else "kept_teaser"].inc()
+        if result["text_source"] == "teaser" and not page.problem and not page.cached:
+            # The page was read but is no article (a consent wall, a paywall stub): said once, when fetched.
+            _log.warning("newsmon: page %s: %s; the teaser stays", page.url, result["fulltext_problem"])
         return GlobalWindows.windowed_value_at_end_of_window(result) if windowed else result
 
     def finish_bundle(self):

@@ -17,6 +17,8 @@
     newsmon alerts show SUBSCRIPTION           the latest alerts of a subscription
     newsmon alerts tail SUBSCRIPTION [--follow]   read alerts as a consumer group (ack after printing)
     newsmon deliver SUBSCRIPTION --webhook URL    POST alerts to a webhook (at least once; receivers dedupe)
+    newsmon deliver SUBSCRIPTION --email ADDR --smtp URL [--digest daily --at 07:00 --tz ZONE] | --notify URL
+    newsmon alerts feed SUBSCRIPTION           the latest alerts as an Atom feed
     newsmon deadletters list|retry|remove         what failed; send undelivered alerts again
     newsmon web [--host H --port P --token-file F]  the dashboard: live alerts, stories, trends, feeds, subscriptions
 

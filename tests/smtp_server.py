@@ -15,6 +15,7 @@ import asyncio
 import datetime
 import ipaddress
 import threading
+import warnings
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.servers import free_port
 
 __all__ = ["SmtpServer", "self_signed_certificate"]
+
+# aiosmtpd sets its own deprecated Session.login_data after every AUTH and warns about it.
+warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 
 
 def self_signed_certificate(directory):

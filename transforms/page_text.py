@@ -37,6 +37,7 @@ __all__ = ["MIN_WORDS", "TEASER_WORDS", "ExtractedPage", "choose_text", "decode_
            "word_f1"]
 
 MIN_WORDS = 40  # fewer words than this is a stub, not an article
+MAX_TEXT_CHARS = 200_000  # as NormalizeArticles caps a feed item's text
 TEASER_WORDS = 120  # a feed item's text shorter than this is a teaser (fulltext: auto fetches its page)
 _TEASER_ENDINGS = re.compile(r"(\.\.\.|…|\[…\]|\[\.\.\.\]|read more|continue reading|weiterlesen|lire la suite"
                              r"|leer más|seguir leyendo|читать далее)\W*$", re.IGNORECASE)
@@ -168,8 +169,13 @@ def extract_main_text(html, *, url=""):
 
 
 def _paragraphs(text):
-    lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
-    return "\n".join(line for line in lines if line)
+    """One paragraph a line, control characters and terminal escapes removed (as NormalizeArticles
+    does for feed text: the page's text is shown in terminals too), at most MAX_TEXT_CHARS."""
+    from transforms.normalize import strip_control_chars
+
+    text = strip_control_chars(text.replace("\u00a0", " ").replace("\r", "\n"))
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)[:MAX_TEXT_CHARS]
 
 
 def _consent_wall(text):

@@ -240,7 +240,7 @@ class SpikeSettings:
     """What counts as a surge. The defaults were tuned on the generator's tuning seeds
     (transforms/spike_evaluation.py) and are reported on other seeds."""
 
-    alpha: float = 1e-5  # tail probability, after multiplying by the number of windows
+    alpha: float = 1e-6  # tail probability, after multiplying by the number of windows
     min_count: int = 5
     min_ratio: float = 2.5
     min_sources: int = 3

@@ -36,6 +36,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pipeline.commands.alerts import add_consumer_arguments, alert_reader, alert_stream, stop_on_signals
 from pipeline.errors import EXIT_INPUTS_FAILED, EXIT_OK, UsageError
@@ -81,9 +82,13 @@ def email_channel(args):
         if args.smtp_cafile and not Path(args.smtp_cafile).is_file():
             raise UsageError(f"--smtp-cafile {args.smtp_cafile}: no such file")
         sender = args.sender or f"newsmon@{config.host if '.' in config.host else 'localhost'}"
-        return EmailChannel(config, to=args.email, sender=sender, unsubscribe=args.unsubscribe)
+        channel = EmailChannel(config, to=args.email, sender=sender, unsubscribe=args.unsubscribe)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if args.smtp and ":" in (urlsplit(args.smtp).netloc.rpartition("@")[0]):
+        _log.warning("newsmon: the password in --smtp is visible to every user in ps; prefer"
+                     " $NEWSMON_SMTP_PASSWORD, --smtp-password-file or $NEWSMON_SMTP_URL")
+    return channel
 
 
 def notify_channel(args):
@@ -93,9 +98,13 @@ def notify_channel(args):
     if not url:
         raise UsageError("--notify without a URL reads $NEWSMON_NOTIFY_URL, which is not set")
     try:
-        return NotifyChannel(url)
+        channel = NotifyChannel(url)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if args.notify != "-":
+        _log.warning("newsmon: the --notify URL (and its token) is visible to every user in ps; prefer"
+                     " $NEWSMON_NOTIFY_URL with a bare --notify")
+    return channel
 
 
 def _channel(args):

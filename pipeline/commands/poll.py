@@ -95,6 +95,16 @@ def _feed_counts_line(counts):
             f" (see: newsmon feeds status).")
 
 
+def _fulltext_line(counts):
+    """What the full-text step did (connectors/pages.py counters)."""
+    def count(name):
+        return counts.get(("fulltext", name), 0)
+
+    return (f"Full text: {count('fetched')} pages fetched and {count('cached')} from the cache;"
+            f" {count('used')} articles got their page's text, {count('kept_teaser')} kept the teaser"
+            f" (why: fulltext_problem on their entries), {count('not_wanted')} wanted no page.")
+
+
 def run(args, beam_args):
     from connectors.feeds import PollFeeds
     from pipeline.graph import ArticlesToAlerts
@@ -123,6 +133,8 @@ def run(args, beam_args):
     all_subscriptions = {**SubscriptionStore(client, keys).checked(known_topics=taxonomy)[0], **subscriptions}
     print_run_summary(counts, redis, f"Polled {len(feeds)} feed(s)", taxonomy, all_subscriptions)
     print(_feed_counts_line(counts))
+    if config.fulltext is not None:
+        print(_fulltext_line(counts))
     surges = SurgeWatch(client, keys.prefix).detect_now()
     print(f"Surges: {len(surges)} new on {keys.prefix}spikes"
           + "".join(f"; {s['name']} ({s['level']}, {s['ratio']}x)" for s in surges) + ".")

@@ -11,6 +11,7 @@
     GET  /subscriptions          list; /subscriptions/new and /subscriptions/NAME/edit: the form
     POST /subscriptions/save, /subscriptions/preview, /subscriptions/NAME/pause|resume|delete
     GET  /deadletters            list; POST /deadletters/retry
+    GET  /feeds/NAME.atom        a subscription's latest alerts as Atom (``newsmon alerts feed NAME``), with an ETag
     GET  /login?token=T, POST /login, POST /logout
 
 Every POST needs the token (a session cookie from /login, or ``Authorization: Bearer TOKEN``)
@@ -28,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jinja2
 import redis
@@ -39,6 +40,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from connectors.atom_feed import feed_etag
 from connectors.redis_connection import display_url, redis_client, redis_problem
 from connectors.redis_streams import RedisKeys
 from connectors.subscription_store import SubscriptionStore
@@ -189,8 +191,14 @@ def create_app(config):
         return page(request, "trends.html", {"title": "Trends", "since": since, "series": series or "", **data})
 
     async def feeds_page(request):
-        rows = await read(pages.feed_rows, client, keys)
-        return page(request, "feeds.html", {"title": "Feeds", "rows": rows})
+        health = request.query_params.get("health") or None
+        try:
+            number = int(request.query_params.get("page", 1))
+        except ValueError:
+            number = 1
+        rows, counts, pages_count, number = await read(pages.feed_rows, client, keys, health=health, page=number)
+        return page(request, "feeds.html", {"title": "Feeds", "rows": rows, "counts": counts, "health": health or "",
+                                            "pages_count": pages_count, "page_number": number})
 
     async def deadletters_page(request, message="", status_code=200):
         stage = request.query_params.get("stage") or None
@@ -321,6 +329,29 @@ def create_app(config):
             return await subscriptions_page(request, f"no subscription {name!r}")
         return await subscriptions_page(request, message)
 
+    async def atom_feed(request):
+        from connectors.atom_feed import subscription_feed
+        from pipeline.commands.alerts import alert_stream
+        from pipeline.errors import UsageError
+
+        name = request.path_params["name"]
+        try:
+            await read(alert_stream, client, keys, name)
+        except (UsageError, RuleError) as error:
+            return PlainTextResponse(str(error), status_code=404)
+        try:
+            count = min(max(int(request.query_params.get("n", 50)), 1), 500)
+        except ValueError:
+            count = 50
+        base = str(request.base_url)
+        body = await read(subscription_feed, client, keys, name, count=count,
+                          self_url=f"{base}feeds/{name}.atom", site_url=f"{base}?subscription={name}")
+        etag = feed_etag(body)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+
     # --- signing in ----------------------------------------------------------------------------
 
     def signed_in(request):
@@ -373,6 +404,7 @@ def create_app(config):
         Route("/stories/{story_id}", story_page),
         Route("/trends", trends_page),
         Route("/feeds", feeds_page),
+        Route("/feeds/{name}.atom", atom_feed),
         Route("/subscriptions", subscriptions_page),
         Route("/subscriptions/new", new_subscription),
         Route("/subscriptions/save", save_subscription, methods=["POST"]),
@@ -409,9 +441,13 @@ class _Guard:
             with contextlib.suppress(Exception):
                 cookie.load(headers.get("cookie", ""))
             session = cookie[COOKIE].value if COOKIE in cookie else ""
-            if not self.access.can_read(session, headers.get("authorization")):
+            # A feed reader can neither sign in nor send a header: a feed's URL may carry the token.
+            token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0] \
+                if path.endswith(".atom") else ""
+            if not (self.access.can_read(session, headers.get("authorization")) or self.access.token_matches(token)):
                 response = (RedirectResponse("/login", status_code=303) if scope["method"] == "GET"
-                            and path != "/events" else PlainTextResponse("the token is needed", status_code=401))
+                            and path != "/events" and not path.endswith(".atom")
+                            else PlainTextResponse("the token is needed", status_code=401))
                 return await self._with_headers(response)(scope, receive, send)
 
         async def send_with_headers(message):

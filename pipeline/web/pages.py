@@ -2,7 +2,7 @@
 
     live_alerts(client, keys, streams, count=50)      the latest alerts of those streams, newest first
     story_list(client, keys, since, topic, sort)     as ``newsmon stories``; ``sort="size"``: most articles first
-    feed_rows(client, keys)                          as ``newsmon feeds status``
+    feed_rows(client, keys, health, page)            as ``newsmon feeds status``, a page at a time
     trends_page(client, keys, since, until, series)  as ``newsmon trends`` (and ``spikes``)
     dead_letters(client, keys, stage, count)         as ``newsmon deadletters list``
     subscription_rows(client, keys, topics_file)     as ``newsmon subscribe list``
@@ -10,17 +10,17 @@
 Plain functions of a redis-py client (the page handlers run them in a thread).
 """
 
-import argparse
+import os
 import time
 from datetime import datetime, timezone
 
-from connectors.feed_state import all_feed_states
+from connectors.feed_state import load_states
 from connectors.story_index import StoryIndex
-from connectors.subscription_store import SubscriptionStore
+from connectors.subscription_store import SubscriptionStore, running_topics
 from connectors.surges import SurgeWatch, top_series, trend_data
-from pipeline.commands.subscribe import known_topics
 from pipeline.web.render import alert_view, entry_time, stream_id_key, trend_svg
 from transforms.spikes import DAY_SECONDS, series_kind, series_name
+from transforms.topics import DEFAULT_TAXONOMY, load_taxonomy
 
 __all__ = ["dead_letters", "feed_rows", "latest_entries", "live_alerts", "story_list", "story_page",
            "subscription_rows", "topics_known", "trends_page"]
@@ -65,23 +65,39 @@ def _when(epoch):
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M") if epoch else "-"
 
 
+# KEYS[1]: the stories by time; ARGV: since, the story hash prefix, how many, a topic or "". The ids of the
+# stories with most articles (then sources), largest first. (Story hashes are read by name: one Redis
+# server, as the story index itself.)
+_LARGEST_STORIES = """
+local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[1])
+local prefix, limit, topic = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local needle = '"' .. topic .. '"'
+local found = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HMGET', prefix .. id, 'articles', 'sources', 'topics')
+  if v[1] and (topic == '' or (v[3] and string.find(v[3], needle, 1, true))) then
+    found[#found + 1] = {tonumber(v[1]) or 0, tonumber(v[2]) or 0, id}
+  end
+end
+table.sort(found, function(a, b)
+  if a[1] ~= b[1] then return a[1] > b[1] end
+  if a[2] ~= b[2] then return a[2] > b[2] end
+  return a[3] < b[3]
+end)
+local out = {}
+for i = 1, math.min(limit, #found) do out[i] = found[i][3] end
+return out
+"""
+
+
 def story_list(client, keys, since, topic=None, sort="recent", limit=50):
     """Stories with an article since ``since`` (epoch s): latest first, or with ``sort="size"`` the
     ones with most articles (then sources) first."""
     index = StoryIndex(client, prefix=keys.prefix)
     if sort == "size":
-        # The sizes alone first (one HMGET a story, pipelined), the summaries of the largest only.
-        ids = client.zrevrangebyscore(index.keys.by_time, "+inf", since)
-        pipe = client.pipeline(transaction=False)
-        for story_id in ids:
-            pipe.hmget(index.keys.story(story_id), "articles", "sources", "topics")
-        sizes = []
-        for story_id, (articles, sources, topics) in zip(ids, pipe.execute() if ids else []):
-            if articles is None or (topic and f'"{topic}"' not in (topics or "")):
-                continue
-            sizes.append((-int(articles or 0), -int(sources or 0), story_id))
-        found = [index.story(story_id) for _, _, story_id in sorted(sizes)[:limit]]
-        found = [story for story in found if story is not None and (not topic or topic in story["topics"])]
+        # The largest, picked inside Redis (one round trip over 10,000 stories), then their summaries.
+        ids = client.eval(_LARGEST_STORIES, 1, index.keys.by_time, since, index.keys.story(""), limit, topic or "")
+        found = [story for story in index.summaries(ids) if not topic or topic in story["topics"]]
     else:
         found = index.stories(since=since, topic=topic, limit=limit)
     for story in found:
@@ -103,11 +119,44 @@ def story_page(client, keys, story_id):
     return story
 
 
-def feed_rows(client, keys, now=None):
-    """Every feed's state, as ``newsmon feeds status`` shows it."""
+_URL_AND_HEALTH = """
+local out = {}
+for _, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'url', 'health')
+  out[#out + 1] = v[1] or ''
+  out[#out + 1] = v[2] or ''
+end
+return out
+"""
+_HEALTH_ORDER = {"dead": 0, "failing": 1, "throttled": 2, "new": 3, "ok": 4}
+
+
+def feed_rows(client, keys, *, health=None, page=1, per_page=100, now=None):
+    """As ``newsmon feeds status``, the feeds that need a look first (dead, failing, throttled, new,
+    then ok; by URL within each), ``per_page`` at a time: ``(rows, {health: feeds}, pages)``. Only the
+    URL and health of every feed are read; the full state only of the feeds shown."""
     now = time.time() if now is None else now
+    prefix = keys.feed("")
+    pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+    ids = [key[len(prefix):] for key in client.scan_iter(match=pattern, count=10_000)]
+    found = []
+    for start in range(0, len(ids), 5000):  # one script call per 5,000 feeds, not one command per feed
+        chunk = ids[start:start + 5000]
+        found.extend(client.eval(_URL_AND_HEALTH, len(chunk), *(keys.feed(feed_id) for feed_id in chunk)))
+    listed = [(feed_id, found[2 * i] or "", found[2 * i + 1] or "new") for i, feed_id in enumerate(ids)]
+    counts = {}
+    for _, _, state in listed:
+        counts[state] = counts.get(state, 0) + 1
+    if health:
+        listed = [row for row in listed if row[2] == health]
+    listed.sort(key=lambda row: (_HEALTH_ORDER.get(row[2], 5), row[1], row[0]))
+    pages = max(1, -(-len(listed) // per_page))
+    page = min(max(page, 1), pages)
+    shown = [feed_id for feed_id, _, _ in listed[(page - 1) * per_page:page * per_page]]
+    states = load_states(client, keys, shown)
     rows = []
-    for state in all_feed_states(client, keys):
+    for feed_id in shown:
+        state = states[feed_id]
         wait = state.next_poll - now
         rows.append({
             "state": state,
@@ -116,7 +165,7 @@ def feed_rows(client, keys, now=None):
             "validators": "yes" if state.etag or state.last_modified else "no",
             "link": state.url if state.url.startswith(("http://", "https://")) else "",
         })
-    return rows
+    return rows, dict(sorted(counts.items(), key=lambda kv: _HEALTH_ORDER.get(kv[0], 5))), pages, page
 
 
 def _iso(seconds):
@@ -146,15 +195,46 @@ def dead_letters(client, keys, stage=None, count=50):
     return rows[:count], client.xlen(keys.deadletter)
 
 
+_TAXONOMIES = {}  # (path, mtime, size) -> topic ids: a taxonomy file is read again only when it changes
+
+
+def _topic_ids(path):
+    stat = os.stat(path)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _TAXONOMIES:
+        _TAXONOMIES.clear()
+        _TAXONOMIES[key] = list(load_taxonomy(path))
+    return _TAXONOMIES[key]
+
+
 def topics_known(client, keys, topics_file=None):
-    """``(topic ids, where from)`` as ``newsmon subscribe add`` checks them."""
-    return known_topics(argparse.Namespace(topics=topics_file), client, keys)
+    """``(topic ids, where from)`` as ``newsmon subscribe add`` checks them (``known_topics``), with the
+    taxonomy file read once, not on every page."""
+    if topics_file:
+        return _topic_ids(topics_file), topics_file
+    running = running_topics(client, keys)
+    if running is not None:
+        topics, source = running
+        return topics, f"the taxonomy the monitor runs with ({source or 'published in Redis'})"
+    return _topic_ids(DEFAULT_TAXONOMY), "the default taxonomy"
+
+
+_CHECKED = {}  # the last (stored subscriptions, topics) -> (usable, unusable): compiling 20 rules takes ~100 ms
+
+
+def _checked(client, keys, topics):
+    raw = client.hgetall(keys.subscriptions)
+    key = (tuple(sorted(raw.items())), tuple(topics))
+    if key not in _CHECKED:
+        _CHECKED.clear()
+        _CHECKED[key] = SubscriptionStore(client, keys).checked(known_topics=topics)
+    return _CHECKED[key]
 
 
 def subscription_rows(client, keys, topics_file=None):
     """Every stored subscription with its state: paused, or invalid (and why), as ``subscribe list``."""
     store = SubscriptionStore(client, keys)
-    usable, unusable = store.checked(known_topics=topics_known(client, keys, topics_file)[0])
+    usable, unusable = _checked(client, keys, topics_known(client, keys, topics_file)[0])
     stored = store.all()
     streams = sorted({**usable, **unusable})
     pipe = client.pipeline(transaction=False)

@@ -162,10 +162,11 @@ def test_a_deeply_nested_page_keeps_the_teaser(page_server, redis_db):
 
 
 def test_a_page_whose_extraction_takes_too_long_costs_a_worker_not_the_pipeline(page_server, redis_db):
-    with service(redis_db, extract_workers=1, extract_timeout=2) as pages:
+    # 8 s: the wide page needs ~30 s of CPU; a normal page well under 1 s, even on a loaded machine.
+    with service(redis_db, extract_workers=1, extract_timeout=8) as pages:
         slow = pages.get(page_server.base + "/bomb/wide")
         after = pages.get(page_server.url("liberation-seisme-nepal"))  # a fresh worker takes the next page
-    assert slow.problem == "extraction took longer than 2 s (an HTML bomb?)"
+    assert slow.problem == "extraction took longer than 8 s (an HTML bomb?)"
     assert after.problem == "" and word_f1(after.text, gold(page_server, "liberation-seisme-nepal")) > 0.9
 
 
@@ -237,3 +238,37 @@ def test_fetch_full_text_in_a_pipeline(page_server, redis_url):
 def test_fetch_full_text_refuses_a_bad_mode():
     with pytest.raises(ValueError, match="fulltext mode must be one of auto, always, never"):
         FetchFullText("redis://127.0.0.1:1/0", default_mode="sometimes")
+
+
+WORKER_OWNER = """
+import sys
+from connectors.pages import ExtractionWorkers
+workers = ExtractionWorkers(1, 30)
+print(workers.extract(b"<html><body><p>" + b"Ministers met. " * 60 + b"</p></body></html>", "text/html", "")[1] or "ok",
+      flush=True)
+sys.stdin.read()  # idle until killed
+"""
+
+
+def test_extraction_workers_exit_when_their_owner_is_killed():
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.conftest import ROOT
+
+    owner = subprocess.Popen([sys.executable, "-c", WORKER_OWNER], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "ok"  # a worker extracted a page
+        workers = psutil.Process(owner.pid).children(recursive=True)
+        assert workers
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=30)
+        _, alive = psutil.wait_procs(workers, timeout=30)  # their pipe closed: they leave
+        assert alive == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()

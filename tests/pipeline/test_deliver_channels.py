@@ -196,3 +196,14 @@ def test_email_and_chat_dead_letters_are_sent_again_with_the_same_message_id(red
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_a_password_on_the_command_line_is_used_masked_and_warned_about(redis_url, redis_db, mailbox, capsys,
+                                                                       caplog):
+    redis_db.xadd(STREAM, alert(1))
+    url = mailbox.url.replace("://", f"://desk:{PASSWORD}@")
+    argv = ["--email", "desk@example.org", "--smtp", url, "--starttls", "--smtp-cafile", str(mailbox.cafile)]
+    status, _, err = run(capsys, "deliver", "ns2", *argv, "--once", "--from-start", "--redis", redis_url)
+    assert status == 0 and len(mailbox.messages) == 1, err
+    assert "the password in --smtp is visible to every user in ps" in caplog.text
+    assert PASSWORD not in err + caplog.text and "desk:***@" in err

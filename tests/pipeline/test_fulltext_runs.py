@@ -98,3 +98,24 @@ def test_a_bad_fulltext_mode_is_one_line_and_exit_2(capsys, redis_url, tmp_path)
     assert status == 2
     assert err.strip().splitlines() == [
         f"newsmon: {feedlist}: entry 1: fulltext must be one of auto, always, never, got 'sometimes'"]
+
+
+def test_a_cookie_wall_keeps_the_teaser_with_one_warning(capsys, redis_url, redis_db, tmp_path, page_server, caplog):
+    wall = page_server.manifest["bad-cookie-wall"]
+    server = LiveFeed(etag=False)
+    link = page_server.url("bad-cookie-wall")
+    server.set_items([FeedItem("urn:test:wall", wall["title"], wall["teaser"], link=link)])
+    try:
+        feedlist = tmp_path / "feeds.yaml"
+        feedlist.write_text(f"- url: {server.url}\n  fulltext: always\n", encoding="utf-8")
+        with caplog.at_level("WARNING"):
+            status, out = poll(capsys, feedlist, redis_url)
+    finally:
+        server.stop()
+        server.httpd.server_close()
+    assert status == 0, out  # the teaser stays: nothing failed, nothing lost
+    assert ("Full text: 1 pages fetched and 0 from the cache; 0 articles got their page's text, 1 kept the teaser"
+            in out)
+    warnings = [r.getMessage() for r in caplog.records if "bad-cookie-wall" in r.getMessage()]
+    assert warnings == [f"newsmon: page {page_server.url('bad-cookie-wall')}: a cookie or consent wall,"
+                        " no article text; the teaser stays"]

@@ -124,3 +124,13 @@ def test_teasers():
     assert is_teaser(" ".join(["word"] * 300) + " [...]")
     assert is_teaser(" ".join(["word"] * 300) + " Read more")
     assert not is_teaser(" ".join(["word"] * 300) + ".")
+
+
+def test_page_text_is_cleaned_and_capped():
+    from transforms.page_text import MAX_TEXT_CHARS
+
+    paragraph = "<p>Ministers met in \x1b]0;retitled\x07Brussels \x1b[31mtoday\x9b2J.</p>"
+    text = extract_main_text(f"<html><body><article>{paragraph * 20000}</article></body></html>").text
+    assert not any(char in text for char in "\x1b\x07\x9b")  # no terminal control reaches a terminal
+    assert "Ministers met in" in text and "Brussels" in text
+    assert len(text) <= MAX_TEXT_CHARS

@@ -160,7 +160,8 @@ def test_dead_letters_list_and_retry(web, redis_db):
 
 def test_test_against_the_archive_previews_without_writing(web, redis_db):
     client, csrf = signed_in(web)
-    preview = client.post("/subscriptions/preview", data={"csrf": csrf, "name": "probe", "any": "nord stream"})
+    preview = client.post("/subscriptions/preview", data={"csrf": csrf, "name": "probe", "any": "nord stream"},
+                          timeout=300)  # the first preview loads the NER model
     assert preview.status_code == 200, preview.text
     assert "1 matching article(s)" in preview.text and "<mark>Nord Stream</mark>" in preview.text
     assert redis_db.hlen("newsmon:subscriptions") == 0
@@ -183,7 +184,33 @@ def test_stories_trends_and_feeds_show_the_commands_data(web, redis_db):
     assert httpx.get(web.url + "stories/nope", timeout=30).status_code == 404
     feeds = httpx.get(web.url + "feeds", timeout=30).text
     assert "https://feed.example/rss" in feeds and ">200<" in feeds
+    for n in range(150):  # the failing ones first, a hundred a page
+        redis_db.hset(f"newsmon:feed:g{n:03d}", mapping={"url": f"https://g.example/{n:03d}",
+                                                         "health": "failing" if n % 50 == 7 else "ok"})
+    first = httpx.get(web.url + "feeds", timeout=30).text
+    assert "148 ok" in first and "3 failing" in first and "page 1 of 2" in first
+    assert first.index("https://g.example/007") < first.index("https://g.example/000")
+    assert "https://g.example/149" in httpx.get(web.url + "feeds?page=2", timeout=30).text
+    failing = httpx.get(web.url + "feeds?health=failing", timeout=30).text
+    assert failing.count('<tr class="health-failing">') == 3 and "https://g.example/000" not in failing
     assert "articles counted" in httpx.get(web.url + "trends?series=topic:sanctions", timeout=30).text
+
+
+def test_a_subscriptions_alerts_as_atom_at_a_stable_url(web, redis_db):
+    redis_db.hset("newsmon:subscriptions", "ns", json.dumps({"topics": ["sanctions"]}))
+    entry = redis_db.xadd("newsmon:alerts:ns", alert_fields("Atom " + HOSTILE))
+    feed = httpx.get(web.url + "feeds/ns.atom", timeout=30)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/atom+xml")
+    assert f"<id>urn:newsmon:alert:ns:{entry}</id>" in feed.text
+    assert "<img" not in feed.text.replace("&lt;img", "")  # the title is text in the XML too
+    assert f'href="{web.url}feeds/ns.atom"' in feed.text  # rel=self: where it is served
+    again = httpx.get(web.url + "feeds/ns.atom", headers={"If-None-Match": feed.headers["etag"]}, timeout=30)
+    assert again.status_code == 304
+    redis_db.xadd("newsmon:alerts:ns", alert_fields("Another"))
+    assert httpx.get(web.url + "feeds/ns.atom", headers={"If-None-Match": feed.headers["etag"]},
+                     timeout=30).status_code == 200
+    assert httpx.get(web.url + "feeds/nope.atom", timeout=30).status_code == 404
+    assert httpx.get(web.url + "feeds/Bad%20Name.atom", timeout=30).status_code == 404
 
 
 def test_a_token_file_guards_reads_too(redis_server, tmp_path):
@@ -196,6 +223,11 @@ def test_a_token_file_guards_reads_too(redis_server, tmp_path):
         bearer = {"Authorization": "Bearer s3cret-token-for-tests"}
         assert httpx.get(server.url + "feeds", headers=bearer, timeout=30).status_code == 200
         assert httpx.get(server.url + "login?token=wrong", timeout=30).status_code == 403
+        assert httpx.get(server.url + "feeds/x.atom", timeout=30).status_code == 401
+        assert httpx.get(server.url + "feeds/x.atom?token=wrong", timeout=30).status_code == 401
+        # A feed reader's URL carries the token (an unknown subscription: 404, past the guard).
+        assert httpx.get(server.url + "feeds/x.atom?token=s3cret-token-for-tests", timeout=30).status_code == 404
+        assert httpx.get(server.url + "feeds?token=s3cret-token-for-tests", timeout=30).status_code == 303
         client = httpx.Client(base_url=server.url, timeout=30)
         assert client.post("/login", data={"token": "s3cret-token-for-tests"}).status_code == 303
         assert client.get("/feeds").status_code == 200
