@@ -32,6 +32,7 @@ RUNS = {
     "web": ([], ["--alerts", "2000", "--stories", "200", "--feeds", "50", "--requests", "5", "--seconds", "2",
                  "--listeners", "10", "--pushes", "3"]),
     "distributed": ([], ["--articles", "40", "--feeds", "100"]),
+    "language": ([], ["--articles", "40", "--repeats", "1"]),
 }
 
 

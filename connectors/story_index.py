@@ -411,6 +411,13 @@ class StoryIndex:
         story["source_names"] = sorted(sources)
         return story
 
+    def summaries(self, story_ids):
+        """The summaries of these stories (no articles), in one round trip; an expired one is left out."""
+        pipe = self._client.pipeline(transaction=False)
+        for story_id in story_ids:
+            pipe.hgetall(self.keys.story(story_id))
+        return [_summary(sid, fields) for sid, fields in zip(story_ids, pipe.execute() if story_ids else []) if fields]
+
     def stories(self, since=None, until=None, *, topic=None, limit=None):
         """Summaries of the stories whose last article is in ``[since, until]`` (epoch s), latest first."""
         low = "-inf" if since is None else since

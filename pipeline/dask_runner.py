@@ -45,7 +45,7 @@ from apache_beam.transforms.sideinputs import SideInputMap
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.errors import RunnerUnavailable
+from pipeline.errors import RunnerUnavailable, UsageError
 
 __all__ = ["BEAM_DASK_LIMITS", "DASK_RUNNER_NAMES", "DEFAULT_CONNECT_SECONDS", "NewsmonDaskRunner", "is_dask_runner"]
 
@@ -249,7 +249,7 @@ class NewsmonDaskRunner(PipelineRunner):
         dask_options.setdefault("timeout", DEFAULT_CONNECT_SECONDS)
         address = dask_options.get("address") or dask_options.get("scheduler_file")
         if not address:
-            raise RunnerUnavailable("the Dask runner needs a scheduler: --dask-address tcp://HOST:8786")
+            raise UsageError("the Dask runner needs a scheduler: --dask-address tcp://HOST:8786")
         try:
             client = ddist.Client(**dask_options)
         except (OSError, TimeoutError) as error:

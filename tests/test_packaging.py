@@ -104,7 +104,11 @@ def test_every_command_runs_from_an_unrelated_folder(installed, tmp_path, redis_
         assert "Evaluated 1 articles." in newsmon("eval", "corpus.jsonl")
         out = newsmon("poll", "feeds.txt", "--once", "--allow-private")
         assert "Polled 1 feed(s): 1 articles read, 0 failed" in out and "Feeds: 1 fetched" in out
-        newsmon("monitor", "feeds.txt", "--interval", "1", "--duration", "8", "--allow-private")
+        # Polled a moment ago, the feed is not due for 15 minutes: --force polls it at once, and
+        # --max-polls 1 ends the monitor after that one poll cycle (without --force it waits, and says so).
+        polled_before = sum(feed.status_counts.values())
+        out = newsmon("monitor", "feeds.txt", "--max-polls", "1", "--force", "--allow-private")
+        assert " poll: 1 feeds polled" in out and sum(feed.status_counts.values()) == polled_before + 1
         assert feed.url in newsmon("feeds", "status")
         assert "Antony Blinken" in newsmon("alerts", "tail", "ns2", "--from-start")
         newsmon("deliver", "ns2", "--webhook", receiver.url, "--once", "--from-start")
@@ -138,9 +142,14 @@ def web_serves_its_pages_and_files(bin_dir, cwd, env, transcript):
     web = subprocess.Popen([str(bin_dir / "newsmon"), "web", "--port", "0"], cwd=cwd, env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        first = web.stdout.readline()
-        transcript.append(f"$ newsmon web --port 0\n{first}")
-        url = re.search(r"serving (http://\S+/) ", first).group(1)
+        url = None
+        for line in web.stdout:  # its first lines: where it serves, and how to sign in
+            transcript.append(f"$ newsmon web --port 0\n{line}")
+            found = re.search(r"serving (http://\S+/) ", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, transcript[-1]
         assert "Live alerts" in httpx.get(url, timeout=60).text
         assert "EventSource" in httpx.get(url + "static/app.js", timeout=60).text
     finally:

@@ -62,6 +62,8 @@ _MAX_NER_CHARS = 100_000
 _POSSESSIVE_RE = re.compile(r"(?:['’]s|['’])$", re.IGNORECASE)
 _LEADING_THE_RE = re.compile(r"^the\s+", re.IGNORECASE)
 _QUOTES = "\"'“”‘’«»()[]"
+_INNER_POSSESSIVE_RE = re.compile(r"^(\S.*?)['’]s\s+(\S.*)$")
+_POSSESSIVE_HEADS = frozenset({"GPE", "LOC", "ORG", "NORP"})
 
 
 def model_language(name):
@@ -257,9 +259,48 @@ def add_gazetteer(nlp, patterns):
     "Washington", a listed "Islamic State" over the model's "Islamic"). Returns ``nlp``."""
     if patterns:
         ruler = nlp.add_pipe("span_ruler", name="gazetteer", last=True,
-                             config={"spans_key": None, "annotate_ents": True, "overwrite": False})
+                             config={"spans_key": _GAZETTEER_SPANS, "annotate_ents": True, "overwrite": False})
         ruler.add_patterns(list(patterns))
+        _register_split()
+        nlp.add_pipe(_SPLIT_COMPONENT, last=True)
     return nlp
+
+
+_GAZETTEER_SPANS = "gazetteer"
+_SPLIT_COMPONENT = "newsmon_gazetteer_split"
+_JOINERS = frozenset({"and", "or", ",", "&", "the", "und", "et", "y", "и"})
+
+
+def _register_split():
+    from spacy.language import Language
+
+    if not Language.has_factory(_SPLIT_COMPONENT):
+        Language.component(_SPLIT_COMPONENT, func=split_listed_names)
+
+
+def split_listed_names(doc):
+    """One mention the model made of two or more listed names and joining words ("Gazprom Neft
+    and Sovcomflot", "Russia, Belarus and Iran") becomes those names, each with its own label."""
+    listed = doc.spans.get(_GAZETTEER_SPANS) if doc.spans is not None else None
+    if not listed:
+        return doc
+    from spacy.util import filter_spans
+
+    entities, changed = [], False
+    for entity in doc.ents:
+        inside = [s for s in listed if s.start >= entity.start and s.end <= entity.end]
+        if len(inside) >= 2 and not any(s.start == entity.start and s.end == entity.end for s in inside):
+            parts = filter_spans(inside)
+            covered = {i for part in parts for i in range(part.start, part.end)}
+            rest = [doc[i].lower_ for i in range(entity.start, entity.end) if i not in covered]
+            if len(parts) >= 2 and all(word in _JOINERS for word in rest):
+                entities.extend(parts)
+                changed = True
+                continue
+        entities.append(entity)
+    if changed:
+        doc.ents = entities
+    return doc
 
 
 def _read_yaml(path, what):
@@ -278,10 +319,31 @@ def _key(name):
 
 
 def clean_mention(text):
-    """``"the Kremlin's"`` -> ``"Kremlin"``: quotes, possessive and leading "the" removed."""
+    """``"the Kremlin's"`` -> ``"Kremlin"``: quotes, possessive and leading "the" removed, and an
+    acronym in brackets after the name ("Ministry of Trade, Industry and Energy (MOTIE)", or
+    its opening bracket alone where the model cut the mention there)."""
     text = " ".join(text.split()).strip(_QUOTES + " ")
-    text = _POSSESSIVE_RE.sub("", text).strip(_QUOTES + " ")
+    text = _POSSESSIVE_RE.sub("", text)
+    bracket = text.find(" (")
+    if bracket > 0 and (text.endswith(")") or ")" not in text[bracket:]):
+        text = text[:bracket]
+    text = text.strip(_QUOTES + " ")
     return _LEADING_THE_RE.sub("", text)
+
+
+def _split_possessives(mentions, aliases):
+    """``("Russia's Gazprom", ORG)`` -> ``("Russia", GPE), ("Gazprom", ORG)``: a mention the model
+    made of a listed place or organisation, a possessive and more words is two mentions (the
+    first labelled as the tables label it). Unlisted heads stay whole ("McDonald's Corp")."""
+    for text, label in mentions:
+        match = _INNER_POSSESSIVE_RE.match(text) if label in KEPT_LABELS else None
+        if match is not None and _lookup(aliases, clean_mention(text)) is None:
+            head = _lookup(aliases, clean_mention(match.group(1)))
+            if head is not None and head.label in _POSSESSIVE_HEADS and not head.surname:
+                yield match.group(1), head.label
+                yield match.group(2), label
+                continue
+        yield text, label
 
 
 def _lookup(aliases, text):
@@ -314,7 +376,7 @@ def canonical_entities(mentions, aliases=None):
     aliases = aliases or {}
     cleaned = []  # (text, label, canonical, known)
     fallbacks = {}  # a listed person's surname -> that person, if the article names nobody else so
-    for text, label in mentions:
+    for text, label in _split_possessives(mentions, aliases):
         if label not in KEPT_LABELS:
             continue
         text = clean_mention(text)

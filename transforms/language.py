@@ -3,7 +3,7 @@
 The detector is py3langid (a maintained fork of langid.py: a naive Bayes model
 over byte n-grams of 97 languages, shipped inside the package, nothing
 downloaded). It classifies the title and the first 2,000 characters of the
-text in ~0.5 ms, about 1% of NER's cost per article; lingua, the other
+text in a few ms, ~4% of NER's cost per article (`python -m benchmarks.language`); lingua, the other
 maintained choice, took 8-40 ms per article here and 50 s to load all its
 models. Both made no mistake on the project's multilingual corpus, full
 texts and one-sentence teasers alike (see ARCHITECTURE.md).

@@ -97,8 +97,7 @@ def story_list(client, keys, since, topic=None, sort="recent", limit=50):
     if sort == "size":
         # The largest, picked inside Redis (one round trip over 10,000 stories), then their summaries.
         ids = client.eval(_LARGEST_STORIES, 1, index.keys.by_time, since, index.keys.story(""), limit, topic or "")
-        found = [index.story(story_id) for story_id in ids]
-        found = [story for story in found if story is not None and (not topic or topic in story["topics"])]
+        found = [story for story in index.summaries(ids) if not topic or topic in story["topics"]]
     else:
         found = index.stories(since=since, topic=topic, limit=limit)
     for story in found:

@@ -2,6 +2,7 @@
 
 Measured when this floor was set (tests/fixtures/eval/corpus.jsonl, 84 articles, 427 key entities):
 macro F1 0.987, lowest topic F1 0.952 (cyberattack), key-entity recall 0.859 (367/427), 0.963
+ignoring the label. With the actors lists of issue 14: key-entity recall 0.904 (386/427), 0.974
 ignoring the label. A change to the rules, the alias table, the gazetteer or the model that
 loses quality fails here; one that gains should raise the floor.
 """
@@ -13,8 +14,8 @@ from tests.conftest import FIXTURES
 
 MACRO_F1_FLOOR = 0.98
 TOPIC_F1_FLOOR = 0.94
-ENTITY_RECALL_FLOOR = 0.85
-ENTITY_RECALL_ANY_LABEL_FLOOR = 0.95
+ENTITY_RECALL_FLOOR = 0.90
+ENTITY_RECALL_ANY_LABEL_FLOOR = 0.97
 
 
 def test_eval_on_the_project_corpus_stays_above_the_floor(capsys):

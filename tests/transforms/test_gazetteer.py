@@ -9,6 +9,7 @@ from transforms.entities import (
     EntityExtractor,
     add_gazetteer,
     canonical_entities,
+    clean_mention,
     gazetteer_patterns,
     load_aliases,
     load_ner_model,
@@ -69,13 +70,42 @@ def test_patterns_keep_their_case_and_labels():
     assert not any(text[0].islower() for text, _ in patterns)
 
 
+def test_a_listed_place_before_a_possessive_is_its_own_entity(aliases):
+    found = canonical_entities([("Russia's Gazprom", "ORG"), ("Punjab’s Bhatinda", "PERSON")], aliases)
+    assert [(e["canonical"], e["label"]) for e in found] == [
+        ("Russia", "GPE"), ("Gazprom", "ORG"), ("Punjab", "GPE"), ("Bhatinda", "PERSON")]
+    # an unlisted head, or a listed name that has the possessive in it, stays whole
+    assert canonical_entities([("Moody's Investors Service", "ORG")], aliases)[0]["canonical"] == \
+        "Moody's Investors Service"
+    assert [e["canonical"] for e in canonical_entities([("Russia's Defence Ministry", "ORG")], aliases)] == \
+        ["Russian Defence Ministry"]
+
+
+def test_an_acronym_in_brackets_is_not_part_of_the_name(aliases):
+    for text in ("Ministry of Trade, Industry and Energy (MOTIE)", "Ministry of Trade, Industry and Energy (MOTIE"):
+        assert canonical_entities([(text, "ORG")], aliases)[0]["canonical"] == "Ministry of Trade, Industry and Energy"
+    assert clean_mention("the Organization of Petroleum Exporting Countries (OPEC)'s") == \
+        "Organization of Petroleum Exporting Countries"
+
+
+def test_the_actors_an_analyst_expects_are_found_and_labelled(extractor):
+    text = ("Twitter said hackers linked to the GRU had attacked Microsoft and CrowdStrike. Opec and Nato "
+            "ministers met in Vienna, while Lockheed Martin and Rheinmetall bid for the contract. "
+            "Janet Yellen and Scott Bessent spoke about Gazprom Neft and Sovcomflot.")
+    names = found(extractor, text)
+    assert {("Twitter", "ORG"), ("Microsoft", "ORG"), ("CrowdStrike", "ORG"), ("OPEC", "ORG"), ("NATO", "ORG"),
+            ("Lockheed Martin", "ORG"), ("Rheinmetall", "ORG"), ("Janet Yellen", "PERSON"),
+            ("Scott Bessent", "PERSON"), ("Gazprom Neft", "ORG"), ("Sovcomflot", "ORG")} <= names
+
+
 def test_key_entity_recall_on_the_tune_half_of_real_articles(extractor):
     # Measured with `newsmon eval tests/fixtures/entities/heldout.jsonl --where split=tune`:
-    # 0.913 (167/183) on the 38 tune articles, 0.932 before eleven were added to them.
+    # 0.951 (174/183), precision 0.563, on the 38 tune articles, with the actors lists of issue 14
+    # (0.913 and 0.546 before them; 0.932 before eleven articles were added to the half).
     # The held-out half is never read here.
     corpus = [a for a in load_corpus(FIXTURES / "entities" / "heldout.jsonl") if a["split"] == "tune"]
     articles = [{**a, "language": "en"} for a in corpus]
     tagged = [{"id": a["id"], "entities": e} for a, e in zip(articles, extractor.entities(articles))]
     report = evaluate(corpus, tagged)
-    assert report.entities.recall >= 0.91
-    assert report.entities.precision >= 0.53  # the first k extracted: no worse than the model alone
+    assert report.entities.recall >= 0.95
+    assert report.entities.precision >= 0.56  # the first k extracted: no worse than the model alone

@@ -22,3 +22,23 @@ def test_latest_entries_are_the_newest_of_all_streams_together(redis_db):
 def test_latest_entries_of_nothing(redis_db):
     assert latest_entries(redis_db, [], 50) == []
     assert latest_entries(redis_db, ["none"], 50) == []
+
+
+def test_stories_by_size_are_the_largest_of_the_window(redis_db):
+    import json
+    import time
+
+    from connectors.redis_streams import RedisKeys
+    from pipeline.web.pages import story_list
+
+    now = time.time()
+    for n, (articles, sources, age, topic) in enumerate([(3, 1, 10, "a"), (9, 2, 20, "b"), (9, 3, 30, "a"),
+                                                          (50, 9, 90_000, "a"), (1, 1, 5, "a")]):
+        redis_db.hset(f"newsmon:story:s{n}", mapping={"headline": f"h{n}", "first": now - age, "last": now - age,
+                                                      "articles": articles, "sources": sources,
+                                                      "topics": json.dumps({topic: 1}), "entities": "{}"})
+        redis_db.zadd("newsmon:stories:by_time", {f"s{n}": now - age})
+    largest = story_list(redis_db, RedisKeys(), now - 86_400, sort="size", limit=3)
+    assert [s["id"] for s in largest] == ["s2", "s1", "s0"]  # s3 is older than the window
+    assert [s["id"] for s in story_list(redis_db, RedisKeys(), now - 86_400, topic="a", sort="size")] == \
+        ["s2", "s0", "s4"]
